@@ -1,0 +1,37 @@
+# s01.worker: `make serve` sets everything up and starts the daemon,
+# `make test` runs the whole suite. Both create .venv on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: all install serve test check-python clean distclean
+
+all: install
+
+check-python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "s01.worker needs Python 3.11 or newer: set PYTHON=..."; exit 1; }
+
+$(STAMP): setup.py pyproject.toml | check-python
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip 'setuptools<82' wheel
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(STAMP)
+
+serve: install
+	$(BIN)/pserve development.ini
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf build dist test-output .coverage .pytest_cache
+	find src tests -name __pycache__ -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) var

@@ -1,0 +1,69 @@
+"""The interfaces of s01.worker; each docstring is the contract."""
+from zope.interface import Attribute
+from zope.interface import Interface
+
+
+class IScrapySkin(Interface):
+    """Marks a request that came in through ``++skin++Scrapy``.
+
+    JSON-RPC lives on this skin: a ``POST`` with a JSON content type to the
+    skinned root is a JSON-RPC 2.0 call or batch.
+    """
+
+
+class IScrapyRoot(Interface):
+    """The non-persistent traversal root, one per process."""
+
+    startTime = Attribute("Unix time at which this process started.")
+    serverName = Attribute("This daemon's name among those sharing Mongo.")
+    pythonVersions = Attribute(
+        "Mutable mapping of extra python keys to interpreter paths.")
+    defaultPythonVersion = Attribute(
+        "major.minor of the shell's python3, the default python key.")
+
+
+class IMongoStore(Interface):
+    """The process-wide MongoDB client and database."""
+
+    client = Attribute("The pymongo MongoClient, one per process.")
+    db = Attribute("The configured database.")
+    host = Attribute("Host name of the server in use.")
+    port = Attribute("Port of the server in use.")
+
+    def status(timeout=None):
+        """Return ``{"status", "host", "port"}``; never wait longer than
+        ``timeout`` seconds and never raise: an unreachable server is
+        ``status`` False."""
+
+    def server_time():
+        """Return the database server's clock as an aware datetime."""
+
+    def close():
+        """Close the client and stop an embedded server we started."""
+
+
+class IProcessor(Interface):
+    """The job processor: a small pool of threads inside the daemon."""
+
+    startTime = Attribute("Unix time of the last start, or None.")
+
+    def start():
+        """Start the threads; return True once they run (also if they
+        already ran)."""
+
+    def stop(timeout=None):
+        """Ask the threads to finish and wait; return whether any thread
+        is still alive afterwards (False after a clean stop)."""
+
+    def is_alive():
+        """Return True if the processor's threads are really running."""
+
+
+class IRPCMethods(Interface):
+    """The registry of JSON-RPC methods, by wire name."""
+
+    def add(name, func, permission):
+        """Register ``func`` as the wire method ``name``."""
+
+    def get(name):
+        """Return the method's info, or None."""

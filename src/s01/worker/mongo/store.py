@@ -1,0 +1,86 @@
+"""The process-wide MongoDB client, and the embedded server behind it."""
+import logging
+import urllib.parse
+
+import pymongo
+import pymongo.errors
+from zope.interface import implementer
+
+from s01.worker.interfaces import IMongoStore
+from s01.worker.mongo.datamanager import get_data_manager
+from s01.worker.mongo.embedded import EmbeddedMongo
+
+log = logging.getLogger(__name__)
+
+
+@implementer(IMongoStore)
+class MongoStore:
+    """One MongoClient per process, from ``s01.mongo.uri``."""
+
+    def __init__(self, uri, database, timeout=3.0, embedded=None):
+        self.uri = uri
+        self.timeout = timeout
+        self.embedded = embedded
+        ms = int(timeout * 1000)
+        self.client = pymongo.MongoClient(
+            uri, tz_aware=True, serverSelectionTimeoutMS=ms,
+            connectTimeoutMS=ms, socketTimeoutMS=max(ms * 10, 30000),
+            appname="s01.worker")
+        self.db = self.client[database]
+        self.host, self.port = _host_and_port(uri)
+
+    @classmethod
+    def from_settings(cls, settings):
+        """Connect to the configured server, starting the embedded one."""
+        uri = settings["s01.mongo.uri"]
+        embedded = None
+        if uri == "embedded":
+            embedded = EmbeddedMongo(
+                settings["s01.mongo.embedded.dir"],
+                log_path=settings["s01.mongo.embedded.log"],
+                min_free_mb=settings["s01.mongo.embedded.min_free_mb"],
+            ).start()
+            uri = embedded.uri
+        store = cls(uri, settings["s01.mongo.database"],
+                    settings["s01.mongo.timeout"], embedded)
+        log.info("mongo configured host=%s port=%s database=%s embedded=%s",
+                 store.host, store.port, store.db.name, bool(embedded))
+        return store
+
+    def status(self, timeout=None):
+        timeout = self.timeout if timeout is None else timeout
+        try:
+            with pymongo.timeout(timeout):
+                self.client.admin.command("ping")
+            ok = True
+        except pymongo.errors.PyMongoError as exc:
+            # Status answers the question "is it up?"; it must not raise.
+            log.warning("mongo unreachable host=%s port=%s error=%s",
+                        self.host, self.port, type(exc).__name__)
+            ok = False
+        return {"status": ok, "host": self.host, "port": self.port}
+
+    def server_time(self):
+        with pymongo.timeout(self.timeout):
+            return self.client.admin.command("hello")["localTime"]
+
+    def data_manager(self, transaction_manager):
+        """The current transaction's data manager for our database."""
+        return get_data_manager(self.db, transaction_manager)
+
+    def close(self):
+        self.client.close()
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+def _host_and_port(uri):
+    """The first host and port named by a mongodb:// URI."""
+    netloc = urllib.parse.urlsplit(uri).netloc.rsplit("@", 1)[-1]
+    first = netloc.split(",")[0]
+    if first.startswith("["):
+        host, _, rest = first[1:].partition("]")
+        port = rest.lstrip(":")
+    else:
+        host, _, port = first.partition(":")
+    return host or "localhost", int(port) if port else 27017

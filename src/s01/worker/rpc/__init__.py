@@ -1,0 +1,48 @@
+"""The JSON-RPC 2.0 API on the ``++skin++Scrapy`` namespace.
+
+Methods are plain functions taking the request first, registered with the
+:class:`jsonrpc_method` decorator (picked up by ``config.scan``) or the
+``config.add_jsonrpc_method`` directive. Their wire names are the API's
+camelCase names; the Python functions are snake_case.
+"""
+import venusian
+
+from s01.worker.interfaces import IScrapyRoot
+from s01.worker.interfaces import IScrapySkin
+from s01.worker.rpc.protocol import MethodRegistry
+from s01.worker.rpc.protocol import jsonrpc_view
+from s01.worker.security import VIEW
+
+
+class jsonrpc_method:
+    """Decorator: register a function as the JSON-RPC method ``name``."""
+
+    venusian = venusian
+
+    def __init__(self, name, permission=VIEW):
+        self.name = name
+        self.permission = permission
+
+    def __call__(self, wrapped):
+        def register(context, _name, func):
+            context.config.add_jsonrpc_method(func, self.name,
+                                              self.permission)
+
+        self.venusian.attach(wrapped, register, category="pyramid")
+        return wrapped
+
+
+def add_jsonrpc_method(config, func, name, permission=VIEW):
+    """Config directive: make ``func`` the JSON-RPC method ``name``."""
+    def register():
+        config.registry.s01_rpc_methods.add(name, func, permission)
+
+    config.action(("s01.rpc.method", name), register)
+
+
+def includeme(config):
+    config.registry.s01_rpc_methods = MethodRegistry()
+    config.add_directive("add_jsonrpc_method", add_jsonrpc_method)
+    config.add_view(jsonrpc_view, context=IScrapyRoot,
+                    request_type=IScrapySkin, permission=VIEW)
+    config.scan("s01.worker.rpc.methods")
