@@ -50,6 +50,7 @@ def main(global_config, **raw_settings):
         config.include("s01.worker.mongo")
         config.include("s01.worker.jobs")
         config.include("s01.worker.rpc")
+        config.include("s01.worker.views")
         for name in extra_includes:
             config.include(name)
         app = config.make_wsgi_app()

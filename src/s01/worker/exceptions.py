@@ -5,6 +5,7 @@ RPC layer turns them into error objects in one place (``rpc/errors.py``).
 Codes between -32768 and -32000 are the protocol's own; application errors
 use positive codes in the 1000s so clients can tell them apart.
 """
+import transaction.interfaces
 
 
 class S01Error(Exception):
@@ -47,8 +48,11 @@ class StoreUnavailable(S01Error):
     message = "Database unavailable"
 
 
-class ConflictError(S01Error):
-    """Raised if a document changed since it was read (stale _version)."""
+class ConflictError(S01Error, transaction.interfaces.TransientError):
+    """Raised if a document changed since it was read (stale _version).
+
+    It is a transient error: pyramid_tm retries the whole request.
+    """
 
     code = -32003
     message = "Conflicting update"

@@ -109,8 +109,10 @@ class EmbeddedMongo:
         log.info("embedded mongo starting pid=%s port=%s dir=%s",
                  self.process.pid, self.port, self.data_dir)
         self._wait_until_ready(timeout)
-        with open(self.data_dir + ".uri", "w") as f:
-            json.dump({"uri": self.uri, "pid": self.process.pid}, f)
+        if self.data_dir != ":memory:":
+            # Other daemons configured with this folder join this server.
+            with open(self.data_dir + ".uri", "w") as f:
+                json.dump({"uri": self.uri, "pid": self.process.pid}, f)
         return self
 
     def _take_lock(self, timeout):
@@ -247,6 +249,3 @@ def _host_port_of(uri):
     netloc = uri.split("//", 1)[1].split("/", 1)[0]
     host, _, port = netloc.rpartition(":")
     return host, int(port)
-
-    def is_running(self):
-        return self.process is not None and self.process.poll() is None

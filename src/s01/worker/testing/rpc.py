@@ -61,3 +61,50 @@ def type_error_inside(request, value):
 
 def includeme(config):
     config.scan(__name__)
+
+
+@jsonrpc_method("echo")
+def echo(request, value):
+    return value
+
+
+# How often bumpCounter ran, per counter name, retries included, and which
+# counters it has already interfered with.
+attempts = {}
+interfered = set()
+
+
+@jsonrpc_method("bumpCounter")
+def bump_counter(request, name, interfere=False):
+    """Add one to a counter document through the transaction.
+
+    With ``interfere``, the first attempt changes the document behind our
+    back after reading it, as a concurrent writer would: the commit then
+    conflicts and pyramid_tm retries the request.
+    """
+    with _lock:
+        attempts[name] = attempts.get(name, 0) + 1
+        attempt = attempts[name]
+        interfere = interfere and name not in interfered
+        if interfere:
+            interfered.add(name)
+    counters = request.mongo.db.counters
+    manager = request.mongo.data_manager(request.tm)
+    doc = counters.find_one({"_id": name})
+    if doc is None:
+        manager.insert("counters", {"_id": name, "value": 1})
+        return attempt
+    if interfere:
+        counters.update_one({"_id": name},
+                            {"$inc": {"value": 100, "_version": 1}})
+    manager.update("counters", name, doc["_version"],
+                   {"value": doc["value"] + 1})
+    return attempt
+
+
+@jsonrpc_method("failAfterWrite")
+def fail_after_write(request, name):
+    """Queue a write, then fail: the write must never reach Mongo."""
+    manager = request.mongo.data_manager(request.tm)
+    manager.insert("counters", {"_id": name, "value": 1})
+    raise RuntimeError("failing after a queued write")

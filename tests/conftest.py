@@ -1,0 +1,195 @@
+"""Shared fixtures: a real MongoDB-wire server, the app, a real daemon.
+
+Every test talks to a real server over a socket: the embedded SecantusDB
+server (started once per test session, in memory), or the mongod that
+``S01_TEST_MONGO_URI`` names. Each test gets its own database.
+"""
+import base64
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import plaster
+import pytest
+import webtest
+
+from s01.worker import main
+from s01.worker.interfaces import IMongoStore
+from s01.worker.interfaces import IProcessor
+from s01.worker.mongo.embedded import EmbeddedMongo
+from s01.worker.mongo.embedded import find_free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+TESTING_INI = ROOT / "testing.ini"
+OUTPUT = Path(os.environ.get("S01_TEST_OUTPUT", ROOT / "test-output"))
+BIN = Path(sys.executable).parent
+
+
+def basic_auth(user, password):
+    token = base64.b64encode(("%s:%s" % (user, password)).encode("utf-8"))
+    return "Basic " + token.decode("ascii")
+
+
+MGR = basic_auth("mgr", "mgrpw")
+VIEWER = basic_auth("viewer", "viewerpw")
+
+
+@pytest.fixture(scope="session")
+def output_dir():
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    return OUTPUT
+
+
+@pytest.fixture(scope="session")
+def mongo_uri(output_dir):
+    """A MongoDB-wire server for the whole session."""
+    uri = os.environ.get("S01_TEST_MONGO_URI")
+    if uri:
+        yield uri
+        return
+    server = EmbeddedMongo(":memory:", log_path=str(output_dir / "mongo.log"))
+    server.start()
+    yield server.uri
+    server.stop()
+
+
+@pytest.fixture
+def app_settings(mongo_uri):
+    """testing.ini's settings, on the session's server, a fresh database."""
+    settings = dict(plaster.get_settings(str(TESTING_INI), "app:main"))
+    settings["s01.mongo.uri"] = mongo_uri
+    settings["s01.mongo.database"] = "test_%s" % uuid.uuid4().hex[:12]
+    return settings
+
+
+@pytest.fixture
+def make_app(app_settings):
+    """Build apps from testing.ini with overrides; clean up afterwards."""
+    apps = []
+
+    def make(**overrides):
+        settings = dict(app_settings)
+        settings.update(overrides)
+        app = main({"__file__": str(TESTING_INI)}, **settings)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.registry.getUtility(IProcessor).stop()
+        store = app.registry.getUtility(IMongoStore)
+        if store.status(timeout=1)["status"]:
+            store.client.drop_database(store.db.name)
+        store.close()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def testapp(app):
+    return webtest.TestApp(app)
+
+
+class RPC:
+    """Post JSON-RPC calls through webtest and return the parsed answer."""
+
+    def __init__(self, testapp, path="/++skin++Scrapy"):
+        self.testapp = testapp
+        self.path = path
+        self.ids = iter(range(1, 10**9))
+
+    def post(self, body, auth=MGR, content_type="application/json",
+             status="*"):
+        if not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        headers = {"Content-Type": content_type}
+        if auth:
+            headers["Authorization"] = auth
+        return self.testapp.post(self.path, body, headers=headers,
+                                 status=status)
+
+    def answer(self, method, *params, auth=MGR, **named):
+        body = {"jsonrpc": "2.0", "method": method, "id": next(self.ids),
+                "params": named or list(params)}
+        response = self.post(body, auth=auth, status=200)
+        return response.json
+
+    def __call__(self, method, *params, auth=MGR, **named):
+        answer = self.answer(method, *params, auth=auth, **named)
+        assert "error" not in answer, answer
+        return answer["result"]
+
+
+@pytest.fixture
+def rpc(testapp):
+    return RPC(testapp)
+
+
+class Daemon:
+    """A real ``pserve`` of a copy of testing.ini, on a free port."""
+
+    def __init__(self, workdir, ini_text=None, log_name="pserve.log"):
+        self.workdir = Path(workdir)
+        self.port = find_free_port()
+        self.ini = self.workdir / "testing.ini"
+        text = ini_text or TESTING_INI.read_text()
+        text = re.sub(r"(?m)^http_port = \d+$", "http_port = %d" % self.port,
+                      text)
+        self.ini.write_text(text)
+        self.log_path = self.workdir / log_name
+        self.process = None
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def rpc_url(self):
+        return self.url + "/++skin++Scrapy"
+
+    def start(self, timeout=60):
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [str(BIN / "pserve"), str(self.ini)], cwd=str(self.workdir),
+            stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("pserve exited: %s" % self.log())
+            try:
+                urllib.request.urlopen(self.url + "/", timeout=1)
+            except urllib.error.HTTPError:
+                return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("pserve did not answer: %s" % self.log())
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout)
+        self._log.close()
+        return self.process.returncode
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def daemon(tmp_path_factory):
+    """One real daemon from testing.ini for the session (embedded Mongo)."""
+    daemon = Daemon(tmp_path_factory.mktemp("daemon")).start()
+    yield daemon
+    daemon.stop()
