@@ -59,6 +59,54 @@ class IProcessor(Interface):
         """Return True if the processor's threads are really running."""
 
 
+class IJobQueue(Interface):
+    """The ``remoteJobs`` queue shared by every daemon on one database.
+
+    Writes take a transaction manager and join its current transaction;
+    the module docstring of :mod:`s01.worker.jobs.queue` states the
+    delivery contract and what the retry fields mean.
+    """
+
+    server_name = Attribute("The server name this queue claims for.")
+
+    def enqueue(tm, job_name, params, server_names=None, max_retries=None,
+                retry_delay=None):
+        """Queue a job; return its id."""
+
+    def claim(tm, owner, lease_seconds, job_id=None):
+        """Claim the next due job for this server, or return None."""
+
+    def renew(tm, job, lease_seconds):
+        """Extend a held job's lease: "held", "cancel" or "lost"."""
+
+    def finish(tm, job, status, output):
+        """End a held job; False if it was no longer ours."""
+
+    def fail(tm, job, error, output=None, permanent=False):
+        """Record a failed attempt; return the new status or None."""
+
+    def release(tm, job, reason):
+        """Give a held job back to the queue, its attempt refunded."""
+
+    def reap(tm):
+        """Requeue or fail jobs whose lease ran out; return how many."""
+
+    def cancel(tm, job_id):
+        """Cancel a queued job at once, or ask a running one to stop."""
+
+    def get(job_id):
+        """Return the job document or raise JobNotFound."""
+
+    def count():
+        """Return the number of jobs in each status."""
+
+    def list(filters=None, before=None, limit=20):
+        """Return a page of jobs, newest first, and the next cursor."""
+
+    def remove(tm, stati=None):
+        """Remove finished jobs; return the number removed per status."""
+
+
 class IRPCMethods(Interface):
     """The registry of JSON-RPC methods, by wire name."""
 

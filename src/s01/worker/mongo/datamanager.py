@@ -22,6 +22,7 @@ When the writes happen, and what a failure means:
 * ``abort`` (or rolling back a savepoint) drops queued writes; nothing
   reaches the database.
 """
+import contextlib
 import logging
 
 import bson
@@ -61,6 +62,24 @@ class MongoDataManager:
     def delete(self, collection, doc_id, version=None):
         """Queue removing one document, optionally only at ``version``."""
         self.ops.append(("delete", collection, (doc_id, version)))
+
+    def update_where(self, collection, query, update):
+        """Queue ``update_one(query, update)`` that must change exactly one
+        document; ``_version`` goes up by one.
+
+        This is how a conditional state change is written (a job claimed
+        only while it is still queued, finished only by the holder of its
+        claim token): when no document matches any more, the change is
+        someone else's to make and the commit fails with
+        :class:`~s01.worker.exceptions.ConflictError`.
+        """
+        update = {op: dict(fields) for op, fields in update.items()}
+        update.setdefault("$inc", {})["_version"] = 1
+        self.ops.append(("update_where", collection, (dict(query), update)))
+
+    def delete_many(self, collection, query):
+        """Queue removing every document that matches ``query``."""
+        self.ops.append(("delete_many", collection, dict(query)))
 
     # The data manager contract.
 
@@ -106,6 +125,18 @@ class MongoDataManager:
                 "%s %s changed since version %s" % (coll.name, doc_id,
                                                    version))
 
+    def _apply_update_where(self, coll, payload):
+        query, update = payload
+        result = coll.update_one(query, update)
+        if result.matched_count != 1:
+            log.debug("conditional update missed collection=%s query=%s",
+                      coll.name, query)
+            raise ConflictError(
+                "no %s document matches %s any more" % (coll.name, query))
+
+    def _apply_delete_many(self, coll, query):
+        coll.delete_many(query)
+
     def _apply_delete(self, coll, payload):
         doc_id, version = payload
         query = {"_id": doc_id}
@@ -141,3 +172,20 @@ def get_data_manager(db, transaction_manager):
     txn.join(manager)
     txn.set_data(db, manager)
     return manager
+
+
+@contextlib.contextmanager
+def atomic(transaction_manager):
+    """One transaction around a block: commit at the end, abort on error.
+
+    Unlike ``with transaction_manager:``, a commit that fails (a conflict
+    found while voting) is aborted too, so the manager can begin the next
+    transaction at once.
+    """
+    transaction_manager.begin()
+    try:
+        yield
+        transaction_manager.commit()
+    except BaseException:
+        transaction_manager.abort()
+        raise

@@ -1,0 +1,259 @@
+"""The job queue against a real MongoDB-wire server."""
+import datetime
+import threading
+
+import pytest
+import transaction
+
+from s01.worker.exceptions import InvalidParams
+from s01.worker.exceptions import JobNotFound
+from s01.worker.jobs.queue import job_object_id
+from tests.unit.jobs.conftest import OWNER
+
+
+def enqueue(queue, tm, name="RunSpider", **params):
+    with tm:
+        return queue.enqueue(tm, name, params)
+
+
+def test_a_queued_job_has_the_seed_fields(queue, tm):
+    job_id = enqueue(queue, tm, "AddPackage", pkgName="s01.demo")
+    doc = queue.get(job_id)
+    assert doc["__name__"] == job_id
+    assert doc["_type"] == doc["jobName"] == "AddPackage"
+    assert doc["_version"] == 1
+    assert doc["status"] == "queued"
+    assert doc["serverNames"] == ["node1"]
+    assert doc["retryCounter"] == 0
+    assert doc["maxRetries"] == 3
+    assert doc["retryDelay"] == 5
+    assert doc["errors"] == []
+    assert doc["pkgName"] == "s01.demo"
+    assert doc["queued"].tzinfo is not None
+
+
+def test_an_aborted_enqueue_leaves_no_job(queue, tm):
+    tm.begin()
+    job_id = queue.enqueue(tm, "RunSpider", {})
+    tm.abort()
+    with pytest.raises(JobNotFound):
+        queue.get(job_id)
+
+
+def test_claim_takes_a_job_once(queue, tm):
+    job_id = enqueue(queue, tm)
+    job = queue.claim(tm, OWNER, 30)
+    assert str(job["_id"]) == job_id
+    assert job["status"] == "processing"
+    assert job["retryCounter"] == 1
+    assert job["owner"] == OWNER
+    assert len(job["claim"]) == 32
+    assert job["leaseUntil"] > job["picked"]
+    assert queue.claim(tm, OWNER, 30) is None
+
+
+def test_claim_takes_the_oldest_first(queue, tm):
+    ids = [enqueue(queue, tm) for _ in range(5)]
+    claimed = [str(queue.claim(tm, OWNER, 30)["_id"]) for _ in range(5)]
+    assert claimed == ids
+
+
+def test_claim_leaves_other_servers_jobs(queue, make_queue, tm):
+    other = make_queue("node2")
+    with tm:
+        other.enqueue(tm, "RunSpider", {})
+    assert queue.claim(tm, OWNER, 30) is None
+    assert other.claim(tm, OWNER, 30) is not None
+
+
+def test_claim_by_id_takes_only_that_job(queue, tm):
+    first = enqueue(queue, tm)
+    second = enqueue(queue, tm)
+    job = queue.claim(tm, OWNER, 30, job_id=second)
+    assert str(job["_id"]) == second
+    assert queue.claim(tm, OWNER, 30, job_id=second) is None
+    assert str(queue.claim(tm, OWNER, 30)["_id"]) == first
+
+
+def test_concurrent_claimers_take_every_job_exactly_once(make_queue, store):
+    queues = [make_queue() for _ in range(2)]
+    setup_tm = transaction.TransactionManager(explicit=True)
+    with setup_tm:
+        ids = [queues[0].enqueue(setup_tm, "RunSpider", {})
+               for _ in range(200)]
+    taken = []
+    lock = threading.Lock()
+
+    def work(queue):
+        tm = transaction.TransactionManager(explicit=True)
+        while True:
+            job = queue.claim(tm, OWNER, 30)
+            if job is None:
+                return
+            with lock:
+                taken.append(str(job["_id"]))
+
+    threads = [threading.Thread(target=work, args=(queues[i % 2],))
+               for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert sorted(taken) == sorted(ids)
+    assert len(set(taken)) == 200
+
+
+def test_a_failed_attempt_waits_retry_delay(queue, tm, clock):
+    enqueue(queue, tm)
+    job = queue.claim(tm, OWNER, 30)
+    before = clock.now()
+    assert queue.fail(tm, job, "exit code 1") == "queued"
+    doc = queue.get(str(job["_id"]))
+    assert doc["status"] == "queued"
+    assert doc["retryCounter"] == 1
+    delay = (doc["retryTime"] - before).total_seconds()
+    assert 4.5 < delay < 6.5
+    assert [e["error"] for e in doc["errors"]] == ["exit code 1"]
+    assert doc["claim"] is None
+    assert queue.claim(tm, OWNER, 30) is None
+
+
+def test_attempts_are_counted_up_to_max_retries(make_queue, tm):
+    queue = make_queue(max_retries=3, retry_delay=0)
+    job_id = enqueue(queue, tm)
+    statuses = []
+    for _ in range(5):
+        job = queue.claim(tm, OWNER, 30)
+        if job is None:
+            break
+        statuses.append(queue.fail(tm, job, "boom"))
+    assert statuses == ["queued", "queued", "error"]
+    doc = queue.get(job_id)
+    assert doc["status"] == "error"
+    assert doc["retryCounter"] == 3
+    assert [e["attempt"] for e in doc["errors"]] == [1, 2, 3]
+    assert queue.count()["error"] == 1
+
+
+def test_a_permanent_failure_is_not_retried(queue, tm):
+    enqueue(queue, tm)
+    job = queue.claim(tm, OWNER, 30)
+    assert queue.fail(tm, job, "bad name", permanent=True) == "error"
+    assert queue.get(str(job["_id"]))["retryCounter"] == 1
+
+
+def test_a_late_writer_changes_nothing(make_queue, tm, clock):
+    queue = make_queue(max_retries=3, retry_delay=0)
+    job_id = enqueue(queue, tm)
+    stale = queue.claim(tm, OWNER, 0.001)
+    assert queue.reap(tm) == 1
+    fresh = queue.claim(tm, OWNER, 30)
+    assert fresh["claim"] != stale["claim"]
+    assert queue.finish(tm, stale, "completed", {"late": True}) is False
+    assert queue.fail(tm, stale, "late") is None
+    doc = queue.get(job_id)
+    assert doc["status"] == "processing"
+    assert doc["claim"] == fresh["claim"]
+    assert queue.finish(tm, fresh, "completed", {"code": 0}) is True
+    assert queue.get(job_id)["output"] == {"code": 0}
+
+
+def test_reap_fails_a_job_whose_attempts_are_spent(make_queue, tm):
+    queue = make_queue(max_retries=1, retry_delay=0)
+    job_id = enqueue(queue, tm)
+    queue.claim(tm, OWNER, 0.001)
+    assert queue.reap(tm) == 1
+    doc = queue.get(job_id)
+    assert doc["status"] == "error"
+    assert "lease expired" in doc["errors"][-1]["error"]
+
+
+def test_reap_leaves_held_leases_alone(queue, tm):
+    enqueue(queue, tm)
+    job = queue.claim(tm, OWNER, 30)
+    assert queue.reap(tm) == 0
+    assert queue.renew(tm, job, 30) == "held"
+
+
+def test_release_refunds_the_attempt(queue, tm):
+    job_id = enqueue(queue, tm)
+    job = queue.claim(tm, OWNER, 30)
+    assert queue.release(tm, job, "daemon shutting down")
+    doc = queue.get(job_id)
+    assert doc["status"] == "queued"
+    assert doc["retryCounter"] == 0
+    assert queue.claim(tm, OWNER, 30) is not None
+
+
+def test_cancel_a_queued_job_at_once(queue, tm):
+    job_id = enqueue(queue, tm)
+    with tm:
+        assert queue.cancel(tm, job_id) == "cancelled"
+    assert queue.status(job_id) == "cancelled"
+    assert queue.claim(tm, OWNER, 30) is None
+
+
+def test_cancel_a_running_job_asks_its_runner(queue, tm):
+    job_id = enqueue(queue, tm)
+    job = queue.claim(tm, OWNER, 30)
+    with tm:
+        assert queue.cancel(tm, job_id) == "processing"
+    assert queue.renew(tm, job, 30) == "cancel"
+    assert queue.finish(tm, job, "cancelled", {})
+    with tm:
+        assert queue.cancel(tm, job_id) == "cancelled"
+
+
+def test_count_names_every_status(queue, tm):
+    enqueue(queue, tm)
+    enqueue(queue, tm)
+    job = queue.claim(tm, OWNER, 30)
+    queue.finish(tm, job, "completed", {})
+    assert queue.count() == {"queued": 1, "processing": 0,
+                             "completed": 1, "error": 0, "cancelled": 0}
+
+
+def test_list_pages_newest_first(queue, tm):
+    ids = [enqueue(queue, tm, spiderName="s%d" % (i % 2))
+           for i in range(7)]
+    page, cursor = queue.list(limit=3)
+    assert [str(d["_id"]) for d in page] == ids[::-1][:3]
+    page2, cursor2 = queue.list(before=cursor, limit=3)
+    assert [str(d["_id"]) for d in page2] == ids[::-1][3:6]
+    page3, cursor3 = queue.list(before=cursor2, limit=3)
+    assert [str(d["_id"]) for d in page3] == ids[:1]
+    assert cursor3 is None
+    only, _ = queue.list({"spiderName": "s1"}, limit=10)
+    assert [str(d["_id"]) for d in only] == ids[1::2][::-1]
+
+
+def test_list_refuses_an_unknown_filter(queue):
+    with pytest.raises(InvalidParams, match="unknown filter"):
+        queue.list({"$where": "1"})
+
+
+def test_remove_takes_finished_jobs_only(queue, tm):
+    enqueue(queue, tm)
+    enqueue(queue, tm)
+    job = queue.claim(tm, OWNER, 30)
+    queue.finish(tm, job, "completed", {})
+    with tm:
+        counts = queue.remove(tm)
+    assert counts == {"completed": 1, "error": 0, "cancelled": 0}
+    assert queue.count()["queued"] == 1
+    with pytest.raises(InvalidParams, match="only finished jobs"):
+        queue.remove(tm, ["queued"])
+
+
+@pytest.mark.parametrize("value", [{"$ne": None}, 42, None, "abc",
+                                   "0" * 23, "g" * 24])
+def test_job_ids_must_be_24_hex_digits(value):
+    with pytest.raises(InvalidParams, match="jobid"):
+        job_object_id(value)
+
+
+def test_the_clock_is_the_servers(clock, store):
+    server = store.server_time()
+    if server.tzinfo is None:
+        server = server.replace(tzinfo=datetime.timezone.utc)
+    assert abs((clock.now() - server).total_seconds()) < 1.0
