@@ -257,3 +257,31 @@ def test_the_clock_is_the_servers(clock, store):
     if server.tzinfo is None:
         server = server.replace(tzinfo=datetime.timezone.utc)
     assert abs((clock.now() - server).total_seconds()) < 1.0
+
+
+def test_counts_follow_every_change(make_queue, tm):
+    queue = make_queue(max_retries=2, retry_delay=0)
+    ids = [enqueue(queue, tm) for _ in range(6)]
+    jobs = [queue.claim(tm, OWNER, 30) for _ in range(5)]
+    queue.finish(tm, jobs[0], "completed", {})
+    queue.fail(tm, jobs[1], "boom")
+    queue.fail(tm, jobs[2], "bad", permanent=True)
+    queue.release(tm, jobs[3], "shutdown")
+    with tm:
+        queue.cancel(tm, ids[5])
+    expected = {"queued": 2, "processing": 1, "completed": 1, "error": 1,
+                "cancelled": 1}
+    assert queue.count() == expected
+    with tm:
+        queue.remove(tm, ["completed", "cancelled"])
+    expected.update(completed=0, cancelled=0)
+    assert queue.count() == expected
+    assert queue.recount(tm) == expected
+
+
+def test_recount_repairs_counters_after_a_hand_written_job(queue, tm):
+    enqueue(queue, tm)
+    queue.jobs.insert_one({"status": "queued", "jobName": "AddPackage"})
+    assert queue.count()["queued"] == 1
+    assert queue.recount(tm)["queued"] == 2
+    assert queue.count()["queued"] == 2

@@ -22,12 +22,15 @@ class MongoStore:
         self.timeout = timeout
         self.embedded = embedded
         ms = int(timeout * 1000)
+        # Journaled writes: an acknowledged job state survives a crash of
+        # the database server.
         self.client = pymongo.MongoClient(
             uri, tz_aware=True, serverSelectionTimeoutMS=ms,
             connectTimeoutMS=ms, socketTimeoutMS=max(ms * 10, 30000),
-            appname="s01.worker")
+            journal=True, appname="s01.worker")
         self.db = self.client[database]
         self.host, self.port = _host_and_port(uri)
+        self._transactions = None
 
     @classmethod
     def from_settings(cls, settings):
@@ -64,9 +67,27 @@ class MongoStore:
         with pymongo.timeout(self.timeout):
             return self.client.admin.command("hello")["localTime"]
 
+    @property
+    def supports_transactions(self):
+        """True if the server runs multi-document transactions.
+
+        Replica sets and sharded clusters do (the embedded server acts as
+        a one-member replica set); a standalone mongod does not. Asked
+        once, when first needed.
+        """
+        if self._transactions is None:
+            with pymongo.timeout(self.timeout):
+                hello = self.client.admin.command("hello")
+            self._transactions = bool(hello.get("setName")) or \
+                hello.get("msg") == "isdbgrid"
+            log.info("mongo transactions=%s host=%s port=%s",
+                     self._transactions, self.host, self.port)
+        return self._transactions
+
     def data_manager(self, transaction_manager):
         """The current transaction's data manager for our database."""
-        return get_data_manager(self.db, transaction_manager)
+        return get_data_manager(self.db, transaction_manager,
+                                self.supports_transactions)
 
     def close(self):
         self.client.close()
