@@ -122,6 +122,23 @@ class JobError(S01Error):
     message = "Job error"
 
 
+class JobFailed(JobError):
+    """Raised by a job handler if an attempt failed.
+
+    ``permanent`` failures (bad parameters, a package already installed)
+    end the job at once; the others are retried while attempts remain.
+    ``output`` is stored as the job's output.
+    """
+
+    code = 2002
+    message = "Job failed"
+
+    def __init__(self, detail, output=None, permanent=False):
+        self.output = output
+        self.permanent = permanent
+        super().__init__(detail)
+
+
 class JobNotFound(JobError):
     """Raised if no job has the given id."""
 

@@ -27,8 +27,15 @@ DEFAULTS = {
     "s01.rpc.max_body_bytes": str(1024 * 1024),
     "s01.rpc.max_batch": "100",
     "s01.processor.autostart": "false",
-    "s01.processor.threads": "1",
-    "s01.processor.poll_interval": "1.0",
+    "s01.processor.threads": "4",
+    "s01.processor.poll_interval": "0.5",
+    "s01.processor.lease_seconds": "30",
+    "s01.processor.renew_interval": "2",
+    "s01.processor.reap_interval": "5",
+    "s01.processor.heartbeat_interval": "5",
+    "s01.processor.shutdown_grace": "10",
+    "s01.jobs.max_retries": "3",
+    "s01.jobs.retry_delay": "300",
     "s01.var.dir": "var",
 }
 
@@ -136,9 +143,22 @@ def parse_settings(raw, here=None):
         settings["s01.processor.autostart"], "s01.processor.autostart")
     settings["s01.processor.threads"] = as_number(
         settings["s01.processor.threads"], "s01.processor.threads", int, 1)
-    settings["s01.processor.poll_interval"] = as_number(
-        settings["s01.processor.poll_interval"],
-        "s01.processor.poll_interval", float, 0.01)
+    for key in ("s01.processor.poll_interval", "s01.processor.lease_seconds",
+                "s01.processor.renew_interval", "s01.processor.reap_interval",
+                "s01.processor.heartbeat_interval",
+                "s01.processor.shutdown_grace"):
+        settings[key] = as_number(settings[key], key, float, 0.01)
+    settings["s01.jobs.max_retries"] = as_number(
+        settings["s01.jobs.max_retries"], "s01.jobs.max_retries", int, 1)
+    delay = as_number(settings["s01.jobs.retry_delay"],
+                      "s01.jobs.retry_delay", float, 0)
+    settings["s01.jobs.retry_delay"] = int(delay) if delay.is_integer() \
+        else delay
+    if settings["s01.processor.renew_interval"] * 3 > \
+            settings["s01.processor.lease_seconds"]:
+        raise ConfigurationError(
+            "s01.processor.renew_interval: renew at least three times a "
+            "lease (s01.processor.lease_seconds)")
 
     settings["s01.python_versions"] = parse_python_versions(settings)
     return settings

@@ -69,6 +69,7 @@ FINISHED = (COMPLETED, ERROR, CANCELLED)
 
 COLLECTION = "remoteJobs"
 COUNTERS = "jobCounts"
+SERVERS = "servers"
 COUNTER_SHARDS = 8
 # Filters the job lists offer, each backed by an index ending in ``seq``.
 LIST_FILTERS = ("spiderName", "pkgName", "status", "jobName",
@@ -408,6 +409,27 @@ class JobQueue:
             _move(manager, QUEUED, CANCELLED)
         log.info("job cancel requested id=%s was=%s", job_id, doc["status"])
         return answer
+
+    # Daemons sharing the queue.
+
+    def beat(self, tm, instance, fields):
+        """Write one daemon's heartbeat document, ``lastSeen`` now."""
+        changes = dict(fields, lastSeen=self.clock.now())
+        with atomic(tm):
+            self._manager(tm).upsert(SERVERS, instance, changes)
+
+    def servers(self, alive_seconds=30.0):
+        """Every daemon's heartbeat, with ``alive`` and ``secondsAgo``."""
+        now = self.clock.now()
+        docs = []
+        for doc in self.store.db[SERVERS].find().sort("serverName", 1):
+            seen = doc.get("lastSeen")
+            ago = (now - seen).total_seconds() if seen else None
+            doc["secondsAgo"] = ago
+            doc["alive"] = ago is not None and ago < alive_seconds and \
+                bool(doc.get("processing", True))
+            docs.append(doc)
+        return docs
 
     # Reading.
 

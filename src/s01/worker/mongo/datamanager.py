@@ -95,6 +95,11 @@ class MongoDataManager:
         it if needed."""
         self.ops.append((_increment, collection, (doc_id, dict(changes))))
 
+    def upsert(self, collection, doc_id, changes):
+        """Queue ``$set`` of ``changes`` on a document, creating it if
+        needed (a heartbeat)."""
+        self.ops.append((_upsert, collection, (doc_id, dict(changes))))
+
     def delete(self, collection, doc_id, version=None):
         """Queue removing one document, optionally only at ``version``."""
         self.ops.append((_delete, collection, (doc_id, version)))
@@ -246,6 +251,12 @@ def _update_where(manager, coll, payload, session):
 def _increment(manager, coll, payload, session):
     doc_id, changes = payload
     coll.update_one({"_id": doc_id}, {"$inc": changes}, upsert=True,
+                    session=session)
+
+
+def _upsert(manager, coll, payload, session):
+    doc_id, changes = payload
+    coll.update_one({"_id": doc_id}, {"$set": changes}, upsert=True,
                     session=session)
 
 

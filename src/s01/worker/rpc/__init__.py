@@ -46,3 +46,4 @@ def includeme(config):
     config.add_view(jsonrpc_view, context=IScrapyRoot,
                     request_type=IScrapySkin, permission=VIEW)
     config.scan("s01.worker.rpc.methods")
+    config.scan("s01.worker.rpc.jobs")
