@@ -282,10 +282,11 @@ class JobProcessor:
             log.warning("job abandoned id=%s secs=%.1f (lease lost)",
                         job_id, secs)
             return
-        if reason == "shutdown" and status != COMPLETED:
+        # A job asked to stop ends as asked, whatever its handler returned.
+        if reason == "shutdown":
             self._persist(lambda: self.queue.release(
                 tm, job, "interrupted by shutdown of %s" % self.server_name))
-        elif reason == "cancel" and status != COMPLETED:
+        elif reason == "cancel":
             self._persist(lambda: self.queue.finish(tm, job, CANCELLED,
                                                     output))
         elif error is not None:
