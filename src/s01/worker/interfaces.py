@@ -59,6 +59,59 @@ class IProcessor(Interface):
         """Return True if the processor's threads are really running."""
 
 
+class IPackageRegistry(Interface):
+    """The records of installed spider packages, per server.
+
+    A record exists exactly while its install is complete: it is written
+    after ``bin/list`` answered and removed before the folder is.
+    """
+
+    server_name = Attribute("The server whose packages ``list`` shows.")
+
+    def get(name, version, py, server_name=None):
+        """Return the record of one install, or None."""
+
+    def list(server_name=None):
+        """Return every record of one server (default: this one)."""
+
+    def add(tm, fields):
+        """Record a finished install; return the stored record."""
+
+    def remove(tm, record):
+        """Remove an install's record."""
+
+    def missing(source_server_name=None):
+        """Return the installs another server has and this one lacks."""
+
+
+class IInstaller(Interface):
+    """Installs, lists and removes spider packages, step by step.
+
+    Every answer is the API contract's result: ``status``, ``error`` and
+    the ``steps`` done, each ``{step, msg}``; a failed install leaves no
+    folder and no record behind.
+    """
+
+    def install(name, version, py=None, md5=None, testing=False,
+                stopping=None):
+        """Install a release from the index; return the result."""
+
+    def remove(name, version, py=None):
+        """Remove an install; return the result."""
+
+    def list_spiders(name, version, py=None):
+        """Run the install's ``bin/list``: ``{code, error, spiders}``."""
+
+
+class ISpiderRunner(Interface):
+    """Runs one spider of an installed package as a child process."""
+
+    def run(record, spider, args=None, settings=None, files=None,
+            on_start=None, stopping=None):
+        """Run to the end (or until ``stopping`` is set); return a
+        :class:`~s01.worker.packages.spiders.SpiderResult`."""
+
+
 class IJobQueue(Interface):
     """The ``remoteJobs`` queue shared by every daemon on one database.
 
