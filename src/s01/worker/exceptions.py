@@ -104,6 +104,13 @@ class UnsafeArchive(PackageError):
         super().__init__(detail, data={"member": member} if member else None)
 
 
+class DirectoryTraversal(PackageError):
+    """Raised if a path built from outside values would leave its base."""
+
+    code = 1007
+    message = "Directory traversal"
+
+
 class StepFailed(PackageError):
     """Raised if an install step (an external program) fails or times out."""
 

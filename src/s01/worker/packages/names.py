@@ -1,0 +1,167 @@
+"""Check outside values before any path or process sees them.
+
+Every value that reaches us from a client (a package name, a version, a
+python key, a spider name, a job id, a digest) passes one of these checks
+first. A check either returns the value in the form we use from then on, or
+raises :class:`~s01.worker.exceptions.InvalidParams` (JSON-RPC -32602) whose
+message names the argument and says why it was refused. The checks are
+strict on purpose: a real package never needs what they refuse.
+
+:func:`safe_join` is the second line of defence: it builds a path below a
+base folder and refuses, with
+:class:`~s01.worker.exceptions.DirectoryTraversal`, any result that would
+resolve outside it.
+"""
+import os
+import re
+import unicodedata
+
+import packaging.version
+
+from s01.worker.exceptions import ConfigurationError
+from s01.worker.exceptions import DirectoryTraversal
+from s01.worker.exceptions import InvalidParams
+
+# PEP 508 names. re.ASCII matters: with IGNORECASE alone, [A-Z] also
+# matches the Kelvin sign and the long s.
+PACKAGE_NAME_RE = re.compile(
+    r"[A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9]", re.IGNORECASE | re.ASCII)
+PACKAGE_NAME_RULE = ("PEP 508: letters, digits, '.', '_', '-', starting and "
+                     "ending with a letter or digit")
+MAX_PACKAGE_NAME = 100
+MAX_VERSION = 64
+MAX_SPIDER_NAME = 200
+
+PYTHON_KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*", re.ASCII)
+JOB_ID_RE = re.compile(r"[0-9a-f]{24}", re.IGNORECASE | re.ASCII)
+MD5_RE = re.compile(r"[0-9a-f]{32}", re.IGNORECASE | re.ASCII)
+
+# Shown values are cut short so a hostile megabyte never reaches a log.
+SHOWN_CHARS = 60
+
+
+def check_package_name(value, field="pkgName"):
+    """Return ``value`` if it is a PEP 508 package name."""
+    _check_text(value, field, MAX_PACKAGE_NAME)
+    if not PACKAGE_NAME_RE.fullmatch(value):
+        _refuse(field, value, "is not a valid package name (%s)"
+                % PACKAGE_NAME_RULE)
+    return value
+
+
+def check_version(value, field="pkgVersion"):
+    """Return the PEP 440 normal form of the version ``value``."""
+    _check_text(value, field, MAX_VERSION)
+    if "/" in value or "\\" in value or "\x00" in value or ".." in value:
+        _refuse(field, value, "is not a valid version (no '/', '\\', NUL "
+                "or '..')")
+
+    try:
+        version = packaging.version.Version(value)
+    except packaging.version.InvalidVersion:
+        _refuse(field, value, "is not a valid version (PEP 440)")
+    return str(version)
+
+
+def check_python_key(value, default_key, configured_keys, field="pyVersion"):
+    """Return the python key to use: ``value``, or the default for None."""
+    if value is None:
+        return default_key
+    if not isinstance(value, str):
+        _refuse(field, value, "is not a string")
+
+    known = [default_key] + sorted(k for k in configured_keys
+                                   if k != default_key)
+    if value not in known:
+        _refuse(field, value, "is not a configured python (known: %s)"
+                % ", ".join(repr(k) for k in known))
+    return value
+
+
+def check_python_key_setting(key):
+    """Return the configured python ``key`` if it is safe as a path part."""
+    if (not isinstance(key, str) or not PYTHON_KEY_RE.fullmatch(key)
+            or ".." in key):
+        raise ConfigurationError(
+            "s01.pythonversions: key %s is not usable as a folder name "
+            "(letters, digits, '.', '_', '+', '-', starting with a letter "
+            "or digit, no '..')" % _shown(key))
+    return key
+
+
+def check_spider_name(value, field="spiderName"):
+    """Return ``value`` if it is usable as a spider name argument."""
+    _check_text(value, field, MAX_SPIDER_NAME)
+    if value in (".", ".."):
+        _refuse(field, value, "is not a spider name")
+    if "/" in value or "\\" in value:
+        _refuse(field, value, "must not contain '/' or '\\'")
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        _refuse(field, value, "must not contain control characters")
+
+    # The name is a program argument: a leading '-' would read as an option.
+    if value.startswith("-"):
+        _refuse(field, value, "must not start with '-'")
+    return value
+
+
+def check_job_id(value, field="jobid"):
+    """Return ``value`` in lower case if it is a job id (ObjectId text)."""
+    if not isinstance(value, str) or not JOB_ID_RE.fullmatch(value):
+        _refuse(field, value, "is not a job id (24 hexadecimal digits)")
+    return value.lower()
+
+
+def check_md5(value, field="md5Digest"):
+    """Return None, or the md5 hex digest ``value`` in lower case."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not MD5_RE.fullmatch(value):
+        _refuse(field, value, "is not an md5 digest (32 hexadecimal digits "
+                "or null)")
+    return value.lower()
+
+
+def safe_join(base, *parts):
+    """Join ``parts`` to ``base``; the real result must lie below ``base``.
+
+    Both sides are resolved with :func:`os.path.realpath`, so a symlink
+    that leads out counts as leaving. The result is the resolved path; it
+    is never ``base`` itself when parts are given, so a caller that removes
+    the result cannot remove the base.
+    """
+    try:
+        root = os.path.realpath(base)
+        path = os.path.realpath(os.path.join(root, *parts))
+    except ValueError as exc:
+        # A NUL byte: os.lstat refuses it inside realpath.
+        raise DirectoryTraversal(
+            "path parts %r below %s: %s" % (parts, base, exc)) from exc
+
+    inside = os.path.commonpath([root, path]) == root
+    if not inside or (parts and path == root):
+        raise DirectoryTraversal(
+            "path parts %r lead outside %s" % (parts, base))
+    return path
+
+
+def _check_text(value, field, max_chars):
+    """Refuse anything that is not a non-empty string of bounded length."""
+    if not isinstance(value, str):
+        _refuse(field, value, "is not a string")
+    if not value:
+        _refuse(field, value, "must not be empty")
+    if len(value) > max_chars:
+        _refuse(field, value, "is longer than %d characters" % max_chars)
+
+
+def _refuse(field, value, why):
+    raise InvalidParams("%s: %s %s" % (field, _shown(value), why))
+
+
+def _shown(value):
+    """A short repr of an untrusted value, for a message."""
+    text = repr(value)
+    if len(text) > SHOWN_CHARS:
+        text = text[:SHOWN_CHARS] + "..."
+    return text

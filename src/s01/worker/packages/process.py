@@ -1,0 +1,293 @@
+"""Run an external program with a deadline, in its own process group.
+
+:func:`run_program` is the only way s01.worker starts the programs of an
+install (bootstrap, buildout, ``bin/test``, ``bin/list``). Its contract:
+
+* ``argv`` is an argument list, never a shell string;
+* the program runs in a new session, so it leads its own process group and
+  everything it starts is in that group unless it leaves on purpose;
+* at ``timeout`` seconds the whole group gets SIGTERM, ``grace`` seconds
+  later SIGKILL; the result then says ``timed_out``;
+* when the program ends on its own, whatever it left running in its group
+  is ended the same way (an install step must not leave processes behind);
+* if the calling thread is interrupted (any exception, KeyboardInterrupt
+  included), the group is killed before the exception goes on;
+* stdout and stderr are read all the time, kept apart, decoded as UTF-8
+  (bad bytes replaced) and each cut to its last ``max_output`` characters;
+* a process that escaped the group and holds the pipes open cannot keep
+  the call waiting: after the group is gone the pipes are read for at most
+  ``DRAIN_SECONDS`` more, then closed.
+
+Failing to start (no such program, no permission) raises the ``OSError``
+from :class:`subprocess.Popen`; the caller decides what that means.
+
+Known limitations: the group is found through ``/proc`` on Linux (zombies
+do not count as alive; some PID 1 programs in containers never reap
+orphans); elsewhere any member, zombie or not, keeps the group alive until
+SIGKILL.
+"""
+import codecs
+import dataclasses
+import logging
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+
+log = logging.getLogger(__name__)
+
+DEVNULL = subprocess.DEVNULL
+POLL_SECONDS = 0.05
+DRAIN_SECONDS = 1.0
+CHUNK = 64 * 1024
+
+# Variables copied from the daemon's environment into a program's; all
+# others are left out, PYTHONPATH, PYTHONHOME and VIRTUAL_ENV above all.
+PASSED_VARIABLES = (
+    "HOME", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR",
+    "http_proxy", "https_proxy", "no_proxy",
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+)
+
+
+@dataclasses.dataclass
+class ProgramResult:
+    """What a program did: exit code, output, whether it ran out of time.
+
+    ``returncode`` is negative (the signal) when the program was killed.
+    """
+
+    argv: list
+    returncode: int
+    stdout: str
+    stderr: str
+    timed_out: bool
+    seconds: float
+
+
+def run_program(argv, *, cwd=None, env=None, timeout, grace=5.0,
+                max_output=256 * 1024, stdin=DEVNULL):
+    """Run ``argv`` to its end or its ``timeout``; see the module contract.
+
+    ``stdin`` is DEVNULL or an open file; nothing is ever written to the
+    program. ``env`` None means the daemon's environment; use
+    :func:`program_env` for a clean one.
+    """
+    argv = _check_argv(argv)
+    if stdin == subprocess.PIPE:
+        raise ValueError("stdin=PIPE would leave the program waiting")
+    started = time.monotonic()
+    log.debug("program start argv=%s cwd=%s timeout=%s", argv, cwd, timeout)
+    proc = subprocess.Popen(
+        argv, cwd=cwd, env=env, stdin=stdin, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, start_new_session=True)
+
+    # Read both pipes until the program and its group are gone.
+    stdout, stderr = _Tail(max_output), _Tail(max_output)
+    outputs = {proc.stdout.fileno(): stdout, proc.stderr.fileno(): stderr}
+    selector = selectors.DefaultSelector()
+    for fd in outputs:
+        selector.register(fd, selectors.EVENT_READ)
+    try:
+        timed_out = _supervise(proc, selector, outputs, started + timeout,
+                               grace)
+    except BaseException:
+        # The caller is going away (an error, an interrupt): leave nothing
+        # running behind it.
+        _kill_group(proc)
+        raise
+    finally:
+        selector.close()
+        proc.stdout.close()
+        proc.stderr.close()
+
+    # Answer.
+    seconds = time.monotonic() - started
+    log.debug("program finished argv0=%s pid=%s rc=%s secs=%.2f",
+              argv[0], proc.pid, proc.returncode, seconds)
+    return ProgramResult(
+        argv=argv, returncode=proc.returncode, stdout=stdout.text(),
+        stderr=stderr.text(), timed_out=timed_out, seconds=seconds)
+
+
+def program_env(extra=None):
+    """Return a minimal environment for a program, plus ``extra``.
+
+    PATH is the daemon's without the daemon's own virtualenv, LANG is
+    C.UTF-8, and the variables in ``PASSED_VARIABLES`` are kept (proxies
+    must keep working where the network needs them).
+    """
+    env = {name: os.environ[name] for name in PASSED_VARIABLES
+           if name in os.environ}
+    env["PATH"] = _path_without_own_venv(os.environ.get("PATH", os.defpath))
+    env.setdefault("HOME", os.path.expanduser("~"))
+    env["LANG"] = "C.UTF-8"
+    env.update(extra or {})
+    return env
+
+
+def _check_argv(argv):
+    """Refuse a shell string; return the arguments as a list of strings."""
+    if isinstance(argv, (str, bytes)):
+        raise TypeError("argv must be a list of arguments, not a string")
+    argv = [os.fspath(arg) for arg in argv]
+    if not argv:
+        raise ValueError("argv is empty")
+    return argv
+
+
+def _supervise(proc, selector, outputs, deadline, grace):
+    """Read output while the program runs; end its group; drain the pipes.
+
+    Returns True if the program was stopped because its time ran out.
+    """
+    # Step 1: the program runs until it exits or its time is up.
+    while proc.poll() is None and time.monotonic() < deadline:
+        _read_ready(selector, outputs, deadline)
+    timed_out = proc.returncode is None
+    if timed_out:
+        log.warning("program timed out argv0=%s pid=%s grace=%.1f",
+                    proc.args[0], proc.pid, grace)
+
+    # Step 2: end its group: the program itself after a timeout, or what
+    # it left running after it exited on its own.
+    if _group_alive(proc.pid):
+        if not timed_out:
+            log.warning("program left processes behind argv0=%s pid=%s",
+                        proc.args[0], proc.pid)
+        _end_group(proc, selector, outputs, grace)
+    proc.wait()
+
+    # Step 3: take what is still in the pipes; a process that left the
+    # group may hold them open, so only for a short while.
+    _read_ready(selector, outputs, time.monotonic() + DRAIN_SECONDS,
+                until_eof=True)
+    return timed_out
+
+
+def _end_group(proc, selector, outputs, grace):
+    """SIGTERM the group, wait ``grace`` reading output, then SIGKILL."""
+    _signal_group(proc.pid, signal.SIGTERM)
+    until = time.monotonic() + grace
+    while time.monotonic() < until:
+        proc.poll()
+        if not _group_alive(proc.pid):
+            return
+        _read_ready(selector, outputs, until)
+
+    log.warning("program group killed pgid=%s grace=%.1f", proc.pid, grace)
+    _kill_group(proc)
+
+
+def _kill_group(proc):
+    """SIGKILL the group, reap the program, wait briefly for the rest."""
+    _signal_group(proc.pid, signal.SIGKILL)
+    proc.wait()
+    until = time.monotonic() + DRAIN_SECONDS
+    while _group_alive(proc.pid) and time.monotonic() < until:
+        time.sleep(0.01)
+
+
+def _read_ready(selector, outputs, until, until_eof=False):
+    """Read what the pipes have, waiting at most one poll (or to EOF)."""
+    while True:
+        remaining = until - time.monotonic()
+        if remaining <= 0:
+            return
+        if not selector.get_map():
+            if not until_eof:
+                time.sleep(min(POLL_SECONDS, remaining))
+            return
+        for key, _ in selector.select(min(POLL_SECONDS, remaining)):
+            data = os.read(key.fd, CHUNK)
+            if data:
+                outputs[key.fd].feed(data)
+            else:
+                selector.unregister(key.fd)
+        if not until_eof:
+            return
+
+
+def _group_alive(pgid):
+    """Whether any process of group ``pgid`` is alive (zombies are not)."""
+    if not os.path.isdir("/proc/self"):
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name, "rb") as f:
+                stat = f.read()
+        except OSError:
+            # Gone while we looked.
+            continue
+        fields = stat[stat.rindex(b")") + 2:].split()
+        if int(fields[2]) == pgid and fields[0] != b"Z":
+            return True
+    return False
+
+
+def _signal_group(pgid, signum):
+    """Send ``signum`` to group ``pgid``; a group already gone is fine."""
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _path_without_own_venv(path):
+    """Drop the daemon's virtualenv from a PATH value."""
+    own = {os.path.join(sys.prefix, "bin")}
+    if os.environ.get("VIRTUAL_ENV"):
+        own.add(os.path.join(os.environ["VIRTUAL_ENV"], "bin"))
+    own = {os.path.normpath(entry) for entry in own}
+    entries = [entry for entry in path.split(os.pathsep)
+               if entry and os.path.normpath(entry) not in own]
+    return os.pathsep.join(entries) or os.defpath
+
+
+class _Tail:
+    """The last ``limit`` characters of a byte stream decoded as UTF-8."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.parts = []
+        self.size = 0
+        self.cut = 0
+
+    def feed(self, data):
+        self._add(self.decoder.decode(data))
+
+    def text(self):
+        """The kept text, with a first line saying how much was cut."""
+        self._add(self.decoder.decode(b"", final=True))
+        self._trim(self.limit)
+        text = "".join(self.parts)
+        if self.cut:
+            text = "[... %d characters cut ...]\n%s" % (self.cut, text)
+        return text
+
+    def _add(self, text):
+        self.parts.append(text)
+        self.size += len(text)
+        # Trim now and then, not on every chunk.
+        if self.size > 2 * self.limit + CHUNK:
+            self._trim(self.limit)
+
+    def _trim(self, limit):
+        text = "".join(self.parts)
+        if len(text) > limit:
+            self.cut += len(text) - limit
+            text = text[len(text) - limit:]
+        self.parts = [text]
+        self.size = len(text)
