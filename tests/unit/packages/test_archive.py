@@ -407,3 +407,41 @@ def test_a_failure_while_writing_removes_the_fresh_folder(tmp_path, parent,
     with pytest.raises(OSError):
         extract_archive(path, parent)
     assert os.listdir(parent) == []
+
+
+def test_a_zip_member_with_damaged_data_is_refused(tmp_path, parent):
+    path = tmp_path / "demo-1.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zipped:
+        zipped.writestr("demo-1/setup.py", b"print('hello')\n" * 10)
+    blob = path.read_bytes().replace(b"hello", b"HELLO", 1)
+    path.write_bytes(blob)
+    with pytest.raises(UnsafeArchive) as info:
+        extract_archive(path, parent)
+    assert info.value.member == "demo-1/setup.py"
+    assert "cannot be read" in str(info.value)
+    assert os.listdir(parent) == []
+
+
+def test_a_zip_member_with_unknown_compression_is_refused(tmp_path,
+                                                          parent):
+    path = zip_(tmp_path / "demo-1", {"demo-1/setup.py": b"x"})
+    with open(path, "rb") as f:
+        blob = bytearray(f.read())
+    method = blob.index(b"PK\x01\x02") + 10
+    blob[method:method + 2] = (99).to_bytes(2, "little")
+    with open(path, "wb") as f:
+        f.write(bytes(blob))
+    assert_refused(path, parent, "demo-1/setup.py",
+                   "uses unsupported compression 99")
+
+
+def test_writing_stops_at_the_total_budget(tmp_path):
+    folder_fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    member = Member("demo-1/a", False, 100, 0o644)
+    try:
+        with pytest.raises(UnsafeArchive) as info:
+            archive._write_file(folder_fd, "a",
+                                lambda: io.BytesIO(b"x" * 100), member, 50)
+    finally:
+        os.close(folder_fd)
+    assert "takes the archive past its limit unpacked" in str(info.value)

@@ -514,3 +514,13 @@ def test_download_from_an_http_index_refuses_local_file_urls(index, dest):
         index.download(release, dest, max_bytes=10 ** 6, timeout=5)
     assert "only a file:// index may point at local files" in str(info.value)
     assert os.listdir(dest) == []
+
+
+def test_download_of_a_missing_local_file_leaves_nothing(index_root, dest):
+    index = PackageIndex((index_root / "simple").as_uri())
+    release = index.find_sdist("demo.pkg", "1.0")
+    os.unlink(index_root / "files" / release.filename)
+    with pytest.raises(DownloadError) as info:
+        index.download(release, dest, max_bytes=10 ** 6, timeout=5)
+    assert str(info.value).startswith("cannot read ")
+    assert os.listdir(dest) == []

@@ -212,15 +212,16 @@ def _read_ready(selector, outputs, until, until_eof=False):
 
 def _group_alive(pgid):
     """Whether any process of group ``pgid`` is alive (zombies are not)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
     if not os.path.isdir("/proc/self"):
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
         return True
 
+    # The group has members; on Linux, look whether any is not a zombie.
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
