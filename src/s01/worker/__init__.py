@@ -35,7 +35,6 @@ def main(global_config, **raw_settings):
     # so they are included last rather than by Pyramid up front.
     extra_includes = aslist(raw_settings.pop("pyramid.includes", ""))
     settings = parse_settings(raw_settings, here)
-    scrapyRoot.configure(settings)
 
     with Configurator(settings=settings, root_factory=root_factory) as config:
         # Transactions first, so every later part's writes join them.
@@ -46,13 +45,16 @@ def main(global_config, **raw_settings):
         config.include("s01.worker.traversal")
         config.include("s01.worker.security")
 
-        # Storage and the processor, then the API that uses them.
+        # Storage and the processor, the packages and spiders it runs,
+        # then the API and the pages that use them.
         config.include("s01.worker.mongo")
         config.include("s01.worker.jobs")
+        config.include("s01.worker.packages")
         config.include("s01.worker.rpc")
         config.include("s01.worker.views")
         for name in extra_includes:
             config.include(name)
+        scrapyRoot.configure(settings, config.registry)
         app = config.make_wsgi_app()
 
     install_shutdown_handler()

@@ -15,7 +15,9 @@ from pyramid.authorization import Allow
 from pyramid.authorization import DENY_ALL
 from zope.interface import implementer
 
+from s01.worker.exceptions import DuplicatedPackage
 from s01.worker.interfaces import IScrapyRoot
+from s01.worker.packages.installer import InstallFailed
 from s01.worker.security import MANAGE
 from s01.worker.security import VIEW
 
@@ -51,6 +53,7 @@ class ScrapyRoot:
         self.startTime = time.time()
         self.serverName = None
         self.settings = {}
+        self.registry = None
         self.pythonVersions = {}
         self._defaultPythonVersion = None
         self._lock = threading.Lock()
@@ -58,9 +61,11 @@ class ScrapyRoot:
     def __repr__(self):
         return "<ScrapyRoot>"
 
-    def configure(self, settings):
-        """Take this process's settings; called once by ``main``."""
+    def configure(self, settings, registry=None):
+        """Take this process's settings and utilities; called by ``main``.
+        """
         self.settings = settings
+        self.registry = registry
         self.serverName = settings["s01.server_name"]
         self.pythonVersions.clear()
         self.pythonVersions.update(settings.get("s01.python_versions", {}))
@@ -74,7 +79,42 @@ class ScrapyRoot:
             return self._defaultPythonVersion
 
     def __getitem__(self, name):
+        from s01.worker.resources import JobsFolder
+        from s01.worker.resources import PackagesFolder
+
+        if name == "packages":
+            return PackagesFolder(name, self)
+        if name == "jobs":
+            return JobsFolder(name, self)
         raise KeyError(name)
+
+    # The Python API of the contract, beside its JSON-RPC methods.
+
+    def addPackage(self, pkgName, pkgVersion, pyVersion=None,
+                   md5Digest=None, testing=False, raiseError=False):
+        """Install a release; with ``raiseError`` a failure raises."""
+        from s01.worker.interfaces import IInstaller
+
+        installer = self.registry.getUtility(IInstaller)
+        if not raiseError:
+            try:
+                return installer.install(pkgName, pkgVersion, pyVersion,
+                                         md5Digest, testing)
+            except DuplicatedPackage as exc:
+                return {"error": str(exc), "spiders": [], "status": False,
+                        "steps": []}
+        try:
+            steps, spiders = installer.install_release(
+                pkgName, pkgVersion, pyVersion, md5Digest, testing)
+        except InstallFailed as exc:
+            raise exc.error from exc
+        return steps.result(spiders=spiders)
+
+    def ensureJobFactories(self):
+        """Install the job types: ``(messages, changed)``."""
+        from s01.worker.jobs import ensure_job_factories
+
+        return ensure_job_factories(self.registry)
 
 
 # The one root of this process (see the seed: ``root is scrapyRoot``).

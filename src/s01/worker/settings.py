@@ -37,6 +37,44 @@ DEFAULTS = {
     "s01.jobs.max_retries": "3",
     "s01.jobs.retry_delay": "300",
     "s01.var.dir": "var",
+    # Spider packages: where they come from and where they go. An empty
+    # folder setting means "below s01.var.dir".
+    "s01.index.url": "https://pypi.org/simple/",
+    "s01.index.timeout": "30",
+    "s01.packages.dir": "",
+    "s01.packages.staging_dir": "",
+    "s01.packages.max_download_bytes": str(100 * 1024 * 1024),
+    "s01.packages.download_timeout": "300",
+    "s01.packages.max_members": "10000",
+    "s01.packages.max_unpacked_bytes": str(512 * 1024 * 1024),
+    "s01.packages.max_ratio": "100",
+    "s01.buildout.index": "https://pypi.org/simple/",
+    "s01.buildout.find_links": "",
+    "s01.buildout.eggs_dir": "",
+    "s01.buildout.download_cache": "",
+    "s01.buildout.wheelhouse": "",
+    "s01.buildout.requirements": "zc.buildout==6.0.1 setuptools<82 wheel",
+    "s01.timeouts.bootstrap": "300",
+    "s01.timeouts.buildout": "900",
+    "s01.timeouts.test": "300",
+    "s01.timeouts.list": "60",
+    # Spider runs: per-job log and items files, and what a job keeps. An
+    # empty folder here keeps no files: runs use temporary ones, and the
+    # pages serve none.
+    "s01.spiders.log_dir": "",
+    "s01.spiders.items_dir": "",
+    "s01.spiders.stderr_limit": str(64 * 1024),
+    "s01.spiders.stop_grace": "10",
+    "s01.spiders.timeout": "0",
+}
+
+# Folder settings that default to a folder below s01.var.dir.
+VAR_FOLDERS = {
+    "s01.packages.dir": "packages",
+    "s01.packages.staging_dir": "staging",
+    "s01.buildout.eggs_dir": "eggs",
+    "s01.buildout.download_cache": "downloads",
+    "s01.buildout.wheelhouse": "wheelhouse",
 }
 
 # sys.platform names as the ini spells them in ``s01.pythonversions.*``;
@@ -161,4 +199,38 @@ def parse_settings(raw, here=None):
             "lease (s01.processor.lease_seconds)")
 
     settings["s01.python_versions"] = parse_python_versions(settings)
+    parse_package_settings(settings, here)
     return settings
+
+
+def parse_package_settings(settings, here):
+    """The settings of installs and spider runs, typed in place."""
+    for key, folder in VAR_FOLDERS.items():
+        value = str(settings[key] or "").strip()
+        settings[key] = as_path(value, here) if value else \
+            os.path.join(settings["s01.var.dir"], folder)
+    for key in ("s01.spiders.log_dir", "s01.spiders.items_dir"):
+        value = str(settings[key] or "").strip()
+        settings[key] = as_path(value, here) if value else None
+    for key in ("s01.index.url", "s01.buildout.index"):
+        url = str(settings[key]).strip()
+        if not url.startswith(("http://", "https://", "file://")):
+            raise ConfigurationError(
+                "%s: %r is not an http(s):// or file:// URL" % (key, url))
+        settings[key] = url
+    settings["s01.buildout.find_links"] = [
+        as_path(line, here) if "://" not in line else line
+        for line in as_lines(settings["s01.buildout.find_links"])]
+    settings["s01.buildout.requirements"] = str(
+        settings["s01.buildout.requirements"]).split()
+    for key in ("s01.packages.max_download_bytes", "s01.packages.max_members",
+                "s01.packages.max_unpacked_bytes", "s01.packages.max_ratio",
+                "s01.spiders.stderr_limit"):
+        settings[key] = as_number(settings[key], key, int, 1)
+    for key in ("s01.index.timeout", "s01.packages.download_timeout",
+                "s01.timeouts.bootstrap", "s01.timeouts.buildout",
+                "s01.timeouts.test", "s01.timeouts.list",
+                "s01.spiders.stop_grace"):
+        settings[key] = as_number(settings[key], key, float, 0.1)
+    settings["s01.spiders.timeout"] = as_number(
+        settings["s01.spiders.timeout"], "s01.spiders.timeout", float, 0)

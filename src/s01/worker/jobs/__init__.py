@@ -89,7 +89,8 @@ def includeme(config):
         reap_interval=settings["s01.processor.reap_interval"],
         heartbeat_interval=settings["s01.processor.heartbeat_interval"],
         shutdown_grace=settings["s01.processor.shutdown_grace"],
-        address=settings.get("s01.address"))
+        address=settings.get("s01.address"),
+        registry=registry, settings=settings)
     processor.before_start = lambda: _prepare(registry, queue)
     registry.registerUtility(processor, IProcessor)
     config.add_request_method(get_processor, "processor", reify=True)

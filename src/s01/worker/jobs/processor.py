@@ -103,8 +103,13 @@ class JobProcessor:
     def __init__(self, queue=None, handlers=None, threads=1,
                  poll_interval=1.0, server_name=None, lease_seconds=30.0,
                  renew_interval=2.0, reap_interval=5.0,
-                 heartbeat_interval=5.0, shutdown_grace=10.0, address=None):
+                 heartbeat_interval=5.0, shutdown_grace=10.0, address=None,
+                 registry=None, settings=None):
         self.queue = queue
+        # The handlers' way to the rest of the daemon (its utilities and
+        # settings).
+        self.registry = registry
+        self.settings = settings or {}
         self.handlers = dict(handlers or {})
         self.size = threads
         self.poll_interval = poll_interval

@@ -36,6 +36,15 @@ PYTHON_KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*", re.ASCII)
 JOB_ID_RE = re.compile(r"[0-9a-f]{24}", re.IGNORECASE | re.ASCII)
 MD5_RE = re.compile(r"[0-9a-f]{32}", re.IGNORECASE | re.ASCII)
 
+MAX_SERVER_NAME = 200
+MAX_RUN_OPTIONS = 100
+MAX_RUN_VALUE = 4096
+SPIDER_ARG_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+SETTING_NAME_RE = re.compile(r"[A-Z][A-Z0-9_]*", re.ASCII)
+# Settings that say where a run's files go: the runner owns them.
+RUNNER_SETTINGS = frozenset({"LOG_FILE", "LOG_STDOUT", "FEEDS", "FEED_URI",
+                             "FEED_FORMAT"})
+
 # Shown values are cut short so a hostile megabyte never reaches a log.
 SHOWN_CHARS = 60
 
@@ -120,6 +129,73 @@ def check_md5(value, field="md5Digest"):
         _refuse(field, value, "is not an md5 digest (32 hexadecimal digits "
                 "or null)")
     return value.lower()
+
+
+def check_server_name(value, field="serverName"):
+    """Return ``value`` if it can be a server name (or None for any)."""
+    if value is None:
+        return None
+    _check_text(value, field, MAX_SERVER_NAME)
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        _refuse(field, value, "must not contain control characters")
+    return value
+
+
+def check_spider_args(value, field="args"):
+    """Return spider arguments: an object of names to text or numbers."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        _refuse(field, value, "must be an object of name: value")
+    if len(value) > MAX_RUN_OPTIONS:
+        _refuse(field, value, "has more than %d entries" % MAX_RUN_OPTIONS)
+    checked = {}
+    for name, item in value.items():
+        if not SPIDER_ARG_RE.fullmatch(name):
+            _refuse(field, name, "is not an argument name (a letter or '_' "
+                    "then letters, digits, '_')")
+        if isinstance(item, bool) or not isinstance(item, (str, int,
+                                                          float)):
+            _refuse("%s.%s" % (field, name), item,
+                    "must be text or a number")
+        text = str(item)
+        if len(text) > MAX_RUN_VALUE or "\x00" in text:
+            _refuse("%s.%s" % (field, name), item,
+                    "is longer than %d characters or holds NUL"
+                    % MAX_RUN_VALUE)
+        checked[name] = text
+    return checked
+
+
+def check_scrapy_settings(value, field="settings"):
+    """Return Scrapy settings: an object of UPPER_CASE names to JSON."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        _refuse(field, value, "must be an object of NAME: value")
+    if len(value) > MAX_RUN_OPTIONS:
+        _refuse(field, value, "has more than %d entries" % MAX_RUN_OPTIONS)
+    for name, item in value.items():
+        if not SETTING_NAME_RE.fullmatch(name):
+            _refuse(field, name, "is not a Scrapy setting name "
+                    "(UPPER_CASE letters, digits, '_')")
+        if name in RUNNER_SETTINGS:
+            _refuse(field, name, "is set by s01.worker for each run")
+        if len(repr(item)) > MAX_RUN_VALUE:
+            _refuse("%s.%s" % (field, name), item,
+                    "is longer than %d characters" % MAX_RUN_VALUE)
+    return dict(value)
+
+
+def check_count(value, field, minimum, maximum):
+    """Return None or an integer in [minimum, maximum]."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or \
+            not minimum <= value <= maximum:
+        _refuse(field, value, "must be an integer from %d to %d"
+                % (minimum, maximum))
+    return value
 
 
 def safe_join(base, *parts):

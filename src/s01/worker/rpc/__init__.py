@@ -47,3 +47,4 @@ def includeme(config):
                     request_type=IScrapySkin, permission=VIEW)
     config.scan("s01.worker.rpc.methods")
     config.scan("s01.worker.rpc.jobs")
+    config.scan("s01.worker.rpc.packages")

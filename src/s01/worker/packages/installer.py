@@ -1,0 +1,499 @@
+"""Installing, listing and removing spider packages, as recorded steps.
+
+``install`` runs the steps of the API contract, each appended to the
+result as ``{step, msg}`` and logged::
+
+    fetch         ask the index for the release's sdist and its digests
+    download      into a fresh staging folder, size-capped, digests checked
+    unpack        pre-scan every member, then extract into a new folder
+    unpack move   rename it to <packages dir>/<name>/<version>/<python>
+    bootstrap     a virtualenv for that python with zc.buildout in it,
+                  then ``buildout bootstrap``
+    buildout      ``bin/buildout -c worker.cfg`` with the shared eggs
+                  folder, download cache, index and find-links
+    test          ``bin/test``, when asked
+    list          ``bin/list``: the spiders
+    ensureScrapyPackage   the package record
+
+What a failure leaves: nothing. Any step that fails ends the install with
+``status`` False, the failing step's name and message as the last step,
+and the error; the install folder and the staging folder are removed and
+no record is written. An install that was killed half-way (the daemon
+died) leaves its folder with an ``.s01-installing`` mark and no record;
+the next install of the same release finds the mark and clears the folder
+first, so there is never a folder that looks installed without a record.
+A record is written last, and removed first, so a record always means a
+working install.
+
+Every external program runs through :func:`~s01.worker.packages.process.
+run_program`: an argument list, a timeout per step, its own process
+group, killed whole when time is up. Installs of one release wait for
+each other (a lock file per release), so two callers adding the same
+package at once get one install and one duplicate error.
+"""
+import contextlib
+import fcntl
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import threading
+
+import transaction
+from zope.interface import implementer
+
+from s01.worker.exceptions import DuplicatedPackage
+from s01.worker.exceptions import S01Error
+from s01.worker.exceptions import StepFailed
+from s01.worker.interfaces import IInstaller
+from s01.worker.packages import archive
+from s01.worker.packages.names import check_md5
+from s01.worker.packages.names import check_package_name
+from s01.worker.packages.names import check_python_key
+from s01.worker.packages.names import check_version
+from s01.worker.packages.names import safe_join
+from s01.worker.packages.process import program_env
+from s01.worker.packages.process import run_program
+
+log = logging.getLogger(__name__)
+
+INSTALLING_MARK = ".s01-installing"
+VENV = ".venv"
+WORKER_CFG = "worker.cfg"
+STEP_TEXT_LIMIT = 20000
+
+
+class InstallFailed(Exception):
+    """Raised by ``install_release`` if a step failed; holds the steps."""
+
+    def __init__(self, steps, error):
+        self.steps = steps
+        self.error = error
+        self.step = steps.done[-1]["step"] if steps.done else None
+        super().__init__(str(error))
+
+
+class Steps:
+    """The steps of one call, as the API contract answers them."""
+
+    def __init__(self, what):
+        self.what = what
+        self.done = []
+
+    def add(self, step, msg):
+        self.done.append({"step": step, "msg": msg})
+        shown = msg if isinstance(msg, str) else repr(msg)
+        log.info("%s: %s", step, shown[-2000:])
+
+    def result(self, error=None, **extra):
+        answer = {"error": error, "status": error is None,
+                  "steps": self.done}
+        answer.update(extra)
+        return answer
+
+
+@implementer(IInstaller)
+class Installer:
+    """Install spider packages from the index into the packages folder."""
+
+    def __init__(self, settings, index_factory, registry, python_versions,
+                 default_python):
+        self.settings = settings
+        # A new index client per install: its HTTP session is not shared
+        # between threads.
+        self.index_factory = index_factory
+        self.registry = registry
+        # Callables: the configured pythons change at run time (the API
+        # contract lets a caller add one to scrapyRoot.pythonVersions).
+        self.python_versions = python_versions
+        self.default_python = default_python
+        self.packages_dir = settings["s01.packages.dir"]
+        self.staging_dir = settings["s01.packages.staging_dir"]
+        self._locks = {}
+        self._locks_guard = threading.Lock()
+
+    # Checking what callers give.
+
+    def check(self, name, version, py):
+        """Validate a release's three names; return them as we use them.
+
+        Raises InvalidParams naming the bad argument before any path or
+        program sees it.
+        """
+        name = check_package_name(name)
+        version = check_version(version)
+        py = check_python_key(py, self.default_python(),
+                              self.python_versions().keys())
+        return name, version, py
+
+    def target_of(self, name, version, py):
+        """The install folder of a release (checked to stay inside)."""
+        return safe_join(self.packages_dir, name, version, py)
+
+    # Installing.
+
+    def install(self, name, version, py=None, md5=None, testing=False,
+                stopping=None):
+        """Install a release; the API contract's result, never raising
+        but for bad arguments (InvalidParams) and a duplicate."""
+        try:
+            steps, spiders = self.install_release(
+                name, version, py, md5, testing, stopping)
+        except InstallFailed as exc:
+            return exc.steps.result(error=str(exc.error), spiders=[])
+        return steps.result(spiders=spiders)
+
+    def install_release(self, name, version, py=None, md5=None,
+                        testing=False, stopping=None):
+        """Install a release; return ``(steps, spiders)``.
+
+        Raises InvalidParams and DuplicatedPackage as they are, and
+        :class:`InstallFailed` (holding the steps and the error) for a
+        failed step.
+        """
+        name, version, py = self.check(name, version, py)
+        md5 = check_md5(md5)
+        steps = Steps("install")
+        with self._release_lock(name, version, py):
+            try:
+                spiders = self._install(steps, name, version, py, md5,
+                                        bool(testing), stopping)
+            except DuplicatedPackage:
+                raise
+            except (S01Error, OSError) as exc:
+                raise InstallFailed(steps, exc) from exc
+        return steps, spiders
+
+    def _install(self, steps, name, version, py, md5, testing, stopping):
+        target = self.target_of(name, version, py)
+        record = self.registry.get(name, version, py)
+        if record is not None:
+            raise DuplicatedPackage("Duplicated Package found at: %s"
+                                    % target)
+        self._clear_leftover(target)
+
+        created = False
+        step = "fetch"
+        staging = None
+        index = self.index_factory()
+        try:
+            staging = self._new_staging()
+            # Where the sdist is, and its digests.
+            release = index.find_sdist(name, version)
+            steps.add("fetch", {"pkgName": name, "pkgVersion": version,
+                                "pypiURL": index.url})
+
+            step = "download"
+            path = index.download(
+                release, staging,
+                max_bytes=self.settings["s01.packages.max_download_bytes"],
+                md5=md5,
+                timeout=self.settings["s01.packages.download_timeout"])
+            steps.add("download", release.url)
+
+            # Unpack into a new, empty folder, then move it into place.
+            step = "unpack"
+            steps.add("unpack", target)
+            top = archive.extract_archive(path, staging, self._limits())
+            steps.add("unpack", top)
+            step = "unpack move"
+            self._move_into_place(top, target)
+            created = True
+            steps.add("unpack move", target)
+            if not os.path.isfile(os.path.join(target, WORKER_CFG)):
+                raise StepFailed("unpack move", "%s has no %s: not a "
+                                 "buildout spider package" % (
+                                     release.filename, WORKER_CFG))
+
+            step = "bootstrap"
+            steps.add("bootstrap", self._bootstrap(target, py, stopping))
+            step = "buildout"
+            steps.add("buildout", self._buildout(target, stopping))
+            if testing:
+                step = "test"
+                steps.add("test", self._test(target, stopping))
+            step = "list"
+            spiders, text = self._list(target)
+            steps.add("list", text or target)
+
+            step = "ensureScrapyPackage"
+            self.registry.add(transaction.TransactionManager(explicit=True), {
+                "pkgName": name, "pkgVersion": version, "pyVersion": py,
+                "path": target, "spiders": spiders, "sha256": release.sha256,
+                "md5": md5 or release.md5, "url": release.url,
+                "filename": release.filename, "testing": testing})
+            steps.add("ensureScrapyPackage", "%s %s" % (name, version))
+            _remove_quietly(os.path.join(target, INSTALLING_MARK))
+            created = False
+            return spiders
+        except BaseException as exc:
+            error = exc
+            if isinstance(exc, OSError):
+                # A folder we may not write, a full disk: say which step
+                # met it, in words.
+                error = StepFailed(step, "%s: %s" % (
+                    exc.strerror or type(exc).__name__, exc.filename or ""))
+            if isinstance(error, S01Error):
+                steps.add(getattr(error, "step", None) or step, str(error))
+            if created:
+                shutil.rmtree(target, ignore_errors=True)
+                _remove_empty_parents(target, self.packages_dir)
+            log.warning("install failed name=%s version=%s py=%s step=%s "
+                        "error=%s", name, version, py, step,
+                        _last_line(error))
+            if error is not exc:
+                raise error from exc
+            raise
+        finally:
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
+
+    def _limits(self):
+        settings = self.settings
+        return archive.Limits(
+            max_members=settings["s01.packages.max_members"],
+            max_total_bytes=settings["s01.packages.max_unpacked_bytes"],
+            max_ratio=settings["s01.packages.max_ratio"])
+
+    def _new_staging(self):
+        os.makedirs(self.staging_dir, exist_ok=True)
+        return tempfile.mkdtemp(prefix="install-", dir=self.staging_dir)
+
+    def _move_into_place(self, top, target):
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        # The mark goes in before the move, so the folder never exists in
+        # place without it until the record is written.
+        open(os.path.join(top, INSTALLING_MARK), "w").close()
+        try:
+            os.rename(top, target)
+        except OSError as exc:
+            raise StepFailed("unpack move", "cannot move %s to %s: %s" % (
+                os.path.basename(top), target, exc.strerror)) from exc
+
+    def _clear_leftover(self, target):
+        """Remove what a killed install left; refuse anything else."""
+        if not os.path.lexists(target):
+            return
+        if os.path.islink(target) or not os.path.isdir(target):
+            os.unlink(target)
+        else:
+            # No record (checked above) and we hold the release's lock:
+            # whatever is here is the rest of an install that never
+            # finished, with or without its mark.
+            shutil.rmtree(target)
+        log.warning("leftover install removed path=%s", target)
+
+    def _bootstrap(self, target, py, stopping):
+        """A virtualenv with zc.buildout, then ``buildout bootstrap``."""
+        python = self.python_path(py)
+        venv = os.path.join(target, VENV)
+        output = [self._run("bootstrap", [python, "-m", "venv", venv],
+                            target, "s01.timeouts.bootstrap", stopping)]
+        output.append(self._pip_install_buildout(target, venv, stopping))
+        output.append(self._run(
+            "bootstrap", [os.path.join(venv, "bin", "buildout"), "-c",
+                          WORKER_CFG, "bootstrap"],
+            target, "s01.timeouts.bootstrap", stopping))
+        return "\n".join(text for text in output if text)
+
+    def _pip_install_buildout(self, target, venv, stopping):
+        """Install zc.buildout into the venv, offline when we can.
+
+        The wheels come from the shared wheelhouse; only when it lacks
+        them does pip fill it from the index, once for every install.
+        """
+        pip = [os.path.join(venv, "bin", "python"), "-m", "pip",
+               "--disable-pip-version-check", "--no-input"]
+        wheelhouse = self.settings["s01.buildout.wheelhouse"]
+        requirements = self.settings["s01.buildout.requirements"]
+        os.makedirs(wheelhouse, exist_ok=True)
+        offline = pip + ["install", "--no-index", "--find-links",
+                         wheelhouse] + requirements
+        try:
+            return self._run("bootstrap", offline, target,
+                             "s01.timeouts.bootstrap", stopping)
+        except StepFailed:
+            log.info("wheelhouse lacks buildout; filling it path=%s",
+                     wheelhouse)
+        self._run("bootstrap", pip + [
+            "download", "--dest", wheelhouse, "--index-url",
+            self.settings["s01.buildout.index"]] + requirements,
+            target, "s01.timeouts.bootstrap", stopping)
+        return self._run("bootstrap", offline, target,
+                         "s01.timeouts.bootstrap", stopping)
+
+    def _buildout(self, target, stopping):
+        settings = self.settings
+        options = [
+            "buildout:eggs-directory=%s" % settings["s01.buildout.eggs_dir"],
+            "buildout:download-cache=%s"
+            % settings["s01.buildout.download_cache"],
+            "buildout:newest=false",
+            "buildout:index=%s" % settings["s01.buildout.index"],
+        ]
+        if settings["s01.buildout.find_links"]:
+            options.append("buildout:find-links=%s" % " ".join(
+                settings["s01.buildout.find_links"]))
+        for key in ("s01.buildout.eggs_dir", "s01.buildout.download_cache"):
+            os.makedirs(settings[key], exist_ok=True)
+        argv = [os.path.join(target, "bin", "buildout"), "-c", WORKER_CFG,
+                "-N"] + options
+        return self._run("buildout", argv, target, "s01.timeouts.buildout",
+                         stopping)
+
+    def _test(self, target, stopping):
+        program = os.path.join(target, "bin", "test")
+        if not os.path.isfile(program):
+            return "no bin/test in this package; nothing to run"
+        return self._run("test", [program], target, "s01.timeouts.test",
+                         stopping)
+
+    def _list(self, target):
+        answer = self.run_list(target)
+        if answer["code"] != 0:
+            raise StepFailed("list", answer["error"])
+        return answer["spiders"], "\n".join(answer["spiders"])
+
+    def _run(self, step, argv, cwd, timeout_key, stopping=None):
+        """Run one program of a step; its output, or StepFailed."""
+        if stopping is not None and stopping.is_set():
+            raise StepFailed(step, "stopped before %s" % step)
+        timeout = self.settings[timeout_key]
+        try:
+            result = run_program(argv, cwd=cwd, env=program_env(),
+                                 timeout=timeout)
+        except OSError as exc:
+            raise StepFailed(step, "cannot run %s: %s" % (argv[0], exc)) \
+                from exc
+        text = _joined(result.stdout, result.stderr)
+        if result.timed_out:
+            raise StepFailed(step, "%s did not finish within %d s (%s) and "
+                             "was killed\n%s" % (os.path.basename(argv[0]),
+                                                 timeout, timeout_key,
+                                                 text[-STEP_TEXT_LIMIT:]))
+        if result.returncode != 0:
+            raise StepFailed(step, "%s exited with code %d\n%s" % (
+                os.path.basename(argv[0]), result.returncode,
+                text[-STEP_TEXT_LIMIT:]))
+        return text[-STEP_TEXT_LIMIT:]
+
+    def python_path(self, py):
+        """The interpreter of a python key."""
+        if py == self.default_python():
+            return shutil.which("python3") or sys.executable
+        return self.python_versions()[py]
+
+    # Listing spiders.
+
+    def list_spiders(self, name, version, py=None):
+        name, version, py = self.check(name, version, py)
+        target = self.target_of(name, version, py)
+        if self.registry.get(name, version, py) is None:
+            return {"code": -1, "error": "%s %s is not installed for "
+                    "python %s" % (name, version, py), "spiders": []}
+        return self.run_list(target)
+
+    def run_list(self, target):
+        """Run ``bin/list`` of an install: ``{code, error, spiders}``.
+
+        Spiders are the stdout lines, blank ones and line ends dropped;
+        stderr (warnings, tracebacks) never becomes a spider. A failing or
+        hanging list answers its exit code (or -1) and all of stderr.
+        """
+        program = os.path.join(target, "bin", "list")
+        try:
+            result = run_program([program], cwd=target, env=program_env(),
+                                 timeout=self.settings["s01.timeouts.list"])
+        except OSError as exc:
+            return {"code": -1, "error": "cannot run %s: %s" % (program,
+                                                               exc),
+                    "spiders": []}
+        if result.timed_out:
+            return {"code": -1, "spiders": [], "error": (
+                "bin/list did not finish within %d s and was killed\n%s"
+                % (self.settings["s01.timeouts.list"], result.stderr))}
+        if result.returncode != 0:
+            return {"code": result.returncode, "spiders": [],
+                    "error": result.stderr or result.stdout or
+                    "bin/list exited with code %d" % result.returncode}
+        spiders = [line.strip() for line in result.stdout.splitlines()
+                   if line.strip()]
+        return {"code": 0, "error": None, "spiders": spiders}
+
+    # Removing.
+
+    def remove(self, name, version, py=None):
+        name, version, py = self.check(name, version, py)
+        steps = Steps("remove")
+        target = self.target_of(name, version, py)
+        with self._release_lock(name, version, py):
+            record = self.registry.get(name, version, py)
+            if record is None:
+                steps.add("exists", "%s %s is not installed for python %s"
+                          % (name, version, py))
+                return steps.result(error="%s %s is not installed for "
+                                    "python %s" % (name, version, py))
+            steps.add("exists", target)
+
+            # The record goes first: a folder without a record is a
+            # leftover the next install clears; a record without its
+            # folder would be a lie.
+            self.registry.remove(transaction.TransactionManager(
+                explicit=True), record)
+            shutil.rmtree(target, ignore_errors=True)
+            _remove_empty_parents(target, self.packages_dir)
+            steps.add("rmtree", target)
+            steps.add("doRemoveScrapyPackage", "%s %s %s" % (name, version,
+                                                             py))
+        return steps.result()
+
+    # Locks.
+
+    @contextlib.contextmanager
+    def _release_lock(self, name, version, py):
+        """Hold the lock of one release, in this process and on disk."""
+        key = (name.lower(), version, py)
+        with self._locks_guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        locks_dir = os.path.join(self.packages_dir, ".locks")
+        os.makedirs(locks_dir, exist_ok=True)
+        path = safe_join(locks_dir, "%s-%s-%s.lock" % key)
+        with lock, open(path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _joined(stdout, stderr):
+    return "\n".join(part.rstrip("\n") for part in (stdout, stderr)
+                     if part and part.strip())
+
+
+def _remove_quietly(path):
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _remove_empty_parents(target, top):
+    """Remove the version and name folders once they are empty."""
+    top = os.path.realpath(top)
+    parent = os.path.dirname(target)
+    for _ in range(2):
+        if os.path.realpath(parent) == top:
+            return
+        try:
+            os.rmdir(parent)
+        except OSError:
+            return
+        parent = os.path.dirname(parent)
+
+
+def _last_line(exc):
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+__all__ = ["InstallFailed", "Installer"]
