@@ -24,8 +24,8 @@ import time
 
 SPIDER = "python.org"
 LOG_FORMAT = "%(created).6f [%(name)s] %(levelname)s: %(message)s"
-OPENED = re.compile(r"^(\d+\.\d+) \[scrapy\.core\.engine\] INFO: Spider opened",
-                    re.M)
+OPENED = re.compile(
+    r"^(\d+\.\d+) \[scrapy\.core\.engine\] INFO: Spider opened", re.M)
 SETTINGS = {"CLOSESPIDER_PAGECOUNT": 1, "LOG_FORMAT": LOG_FORMAT}
 
 

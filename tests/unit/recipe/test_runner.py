@@ -141,6 +141,7 @@ def test_parse_request_without_output_files_keeps_stdio(runner):
     ('{"spider": "s", "items": 1}', "items must be a string"),
     ('{"spider": "s", "loglevel": "LOUD"}', "loglevel must be one of"),
     ('{"spider": "s", "cwd": "/"}', "unknown request keys: cwd"),
+    ("[" * 100000, "not JSON"),
 ])
 def test_parse_request_refuses_bad_requests(runner, line, message):
     with pytest.raises(runner.UsageError, match=message):

@@ -419,7 +419,7 @@ def parse_request(line):
     """
     try:
         request = json.loads(line)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise UsageError("the request is not JSON: %s" % exc) from exc
     if not isinstance(request, dict):
         raise UsageError("the request is not a JSON object")
@@ -472,6 +472,14 @@ def serve_main(settings_path, argv=None):
     a pipe and keep the writing end: the server goes when its parent goes).
     It never signals its children; they outlive it, and a client whose
     child still runs then sees the connection close without an exit line.
+
+    Paths in a request are taken relative to the server's working folder
+    (the package's); give absolute ones.
+
+    Known limitations: the server reads each request before it accepts the
+    next connection, so a client that connects and sends nothing holds
+    the others back for up to REQUEST_TIMEOUT seconds; the daemon, its only
+    client, sends the line at once.
     """
     prog = os.path.basename(sys.argv[0]) or "crawl-server"
     try:
@@ -657,19 +665,36 @@ class CrawlServer:
         # Flush before forking, or the child would print our buffers again.
         sys.stdout.flush()
         sys.stderr.flush()
-        pid = os.fork()
+        session_r, session_w = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            os.close(session_r)
+            os.close(session_w)
+            log.error("fork failed spider=%s error=%s", job.spider, exc)
+            _send(conn, {"error": "fork failed: %s" % exc})
+            conn.close()
+            return
         if pid == 0:
-            self._run_child(conn, job, output)
+            os.close(session_r)
+            self._run_child(conn, job, output, session_w)
+
+        # Answer once the child leads its own session (it closes its end of
+        # the pipe after setsid), so the client can signal the group -pid.
+        os.close(session_w)
+        os.read(session_r, 1)
+        os.close(session_r)
         self.children[pid] = conn
         log.info("started pid=%s spider=%s", pid, job.spider)
         if not _send(conn, {"pid": pid}):
             log.warning("client gone pid=%s", pid)
 
-    def _run_child(self, conn, job, output):
+    def _run_child(self, conn, job, output, session_w):
         """In the child: detach, redirect, crawl, exit; never return."""
         code = EXIT_FAILED
         try:
             os.setsid()
+            os.close(session_w)
             signal.set_wakeup_fd(-1)
             for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, signal.SIG_DFL)

@@ -17,8 +17,11 @@ CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
 DOWNLOAD_DELAY = 0
 
-# A daemon runs many spiders at once: no telnet console ports for each.
+# A daemon runs many spiders at once: no telnet console, and no remote
+# control HTTP server (Scrapy 2.19 and later; it runs Python code sent to
+# it), listening for each of them.
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"

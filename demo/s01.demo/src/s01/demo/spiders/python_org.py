@@ -33,7 +33,6 @@ class PythonOrgSpider(scrapy.Spider):
             raise ValueError("start_url must be an http(s) URL: %r"
                              % start_url)
         self.start_url = start_url
-        self.start_urls = [start_url]
         self.allowed_domains = [parts.hostname]
         self.site = (parts.scheme, parts.netloc)
         self.prefix = posixpath.dirname(parts.path or "/").rstrip("/") + "/"
@@ -41,6 +40,20 @@ class PythonOrgSpider(scrapy.Spider):
         # domain, so it would drop every link of a server on a port; on_site
         # does the filtering instead.
         self.links = LinkExtractor()
+
+    async def start(self):
+        """The start request (Scrapy 2.13 and later call this)."""
+        for request in self.start_requests():
+            yield request
+
+    def start_requests(self):
+        """The start request (Scrapy before 2.13 calls this).
+
+        Unlike Scrapy's default start requests it goes through the
+        duplicate filter, so a link back to the start page is no second
+        visit (and no second item).
+        """
+        yield scrapy.Request(self.start_url, callback=self.parse)
 
     def on_site(self, url):
         """Whether url is on the start URL's site and below its folder."""

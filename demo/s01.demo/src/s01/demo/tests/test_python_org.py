@@ -28,7 +28,12 @@ class PythonOrgSpiderTests(unittest.TestCase):
 
     def test_default_start_url_is_the_public_docs(self):
         spider = PythonOrgSpider()
-        self.assertEqual(spider.start_urls, [DEFAULT_START_URL])
+        (request,) = spider.start_requests()
+        self.assertEqual(request.url, DEFAULT_START_URL)
+
+    def test_start_request_goes_through_the_duplicate_filter(self):
+        (request,) = PythonOrgSpider().start_requests()
+        self.assertFalse(request.dont_filter)
 
     def test_non_http_start_url_is_refused(self):
         with self.assertRaises(ValueError):
@@ -48,7 +53,8 @@ class PythonOrgSpiderTests(unittest.TestCase):
         spider = PythonOrgSpider()
         out = list(spider.parse(html("https://docs.python.org/3/g.html")))
         urls = [o.url for o in out if isinstance(o, scrapy.Request)]
-        self.assertEqual(urls, ["https://docs.python.org/3/library/index.html"])
+        self.assertEqual(
+            urls, ["https://docs.python.org/3/library/index.html"])
 
     def test_non_html_response_yields_nothing(self):
         spider = PythonOrgSpider()
