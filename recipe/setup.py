@@ -34,8 +34,8 @@ setup(
     install_requires=["zc.buildout", "zc.recipe.egg"],
     entry_points={
         "zc.buildout": [
-            "default = s01.recipe:Recipe",
-            "s01.worker = s01.recipe:Recipe",
+            "default = s01.recipe.recipe:Recipe",
+            "s01.worker = s01.recipe.recipe:Recipe",
         ],
     },
 )

@@ -1,0 +1,1 @@
+"""The package's spiders; Scrapy finds them through SPIDER_MODULES."""
