@@ -27,15 +27,10 @@ from s01.worker.mongo.embedded import EmbeddedMongo
 from s01.worker.mongo.embedded import find_free_port
 # Install and crawl fixtures: sdists, shared buildout folders, a local
 # index, the local Python docs server (see tests/fixtures/).
-from tests.fixtures.docs import docs_http  # noqa: F401
-from tests.fixtures.docs import docs_requests  # noqa: F401
-from tests.fixtures.docs import docs_server  # noqa: F401
-from tests.fixtures.packages import buildout_index  # noqa: F401
-from tests.fixtures.packages import demo_sdists  # noqa: F401
-from tests.fixtures.packages import download_cache  # noqa: F401
-from tests.fixtures.packages import eggs_dir  # noqa: F401
-from tests.fixtures.packages import findlinks_dir  # noqa: F401
-from tests.fixtures.packages import recipe_sdist  # noqa: F401
+
+# Fixtures of sdists and indexes, the docs site, and apps that install.
+pytest_plugins = ["tests.fixtures.docs", "tests.fixtures.packages",
+                  "tests.fixtures.daemon"]
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTING_INI = ROOT / "testing.ini"

@@ -493,7 +493,8 @@ class JobQueue:
         # The embedded server plans a query with two equality filters as a
         # full scan, so it gets the most selective one and Python checks
         # the others.
-        query, accept = {}, None
+        query = {}
+        accept = None
         if wanted:
             first = next(n for n in LIST_FILTERS if n in wanted)
             query = {first: wanted[first]}

@@ -31,6 +31,7 @@ def includeme(config):
     from s01.worker.packages.index import PackageIndex
     from s01.worker.packages.installer import Installer
     from s01.worker.packages.registry import PackageRegistry
+    from s01.worker.packages.shim import BuildoutIndex
     from s01.worker.packages.spiders import SpiderRunner
     from s01.worker.root import scrapyRoot
 
@@ -54,10 +55,14 @@ def includeme(config):
         return PackageIndex(settings["s01.index.url"],
                             timeout=settings["s01.index.timeout"])
 
+    buildout_index = BuildoutIndex(settings["s01.buildout.find_links"],
+                                   settings["s01.buildout.index"])
+    atexit.register(buildout_index.stop)
     installer = Installer(
         settings, index_factory, packages,
         python_versions=lambda: scrapyRoot.pythonVersions,
-        default_python=lambda: scrapyRoot.defaultPythonVersion)
+        default_python=lambda: scrapyRoot.defaultPythonVersion,
+        buildout_index=buildout_index)
     registry.registerUtility(installer, IInstaller)
 
     runner = SpiderRunner(settings)

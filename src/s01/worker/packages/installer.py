@@ -98,8 +98,9 @@ class Installer:
     """Install spider packages from the index into the packages folder."""
 
     def __init__(self, settings, index_factory, registry, python_versions,
-                 default_python):
+                 default_python, buildout_index=None):
         self.settings = settings
+        self.buildout_index = buildout_index
         # A new index client per install: its HTTP session is not shared
         # between threads.
         self.index_factory = index_factory
@@ -330,7 +331,9 @@ class Installer:
             "buildout:download-cache=%s"
             % settings["s01.buildout.download_cache"],
             "buildout:newest=false",
-            "buildout:index=%s" % settings["s01.buildout.index"],
+            "buildout:index=%s" % (self.buildout_index.ensure_started()
+                                   if self.buildout_index else
+                                   settings["s01.buildout.index"]),
         ]
         if settings["s01.buildout.find_links"]:
             options.append("buildout:find-links=%s" % " ".join(
