@@ -230,6 +230,13 @@ def process_gone(pid):
         return True
 
 
+def _text(path):
+    try:
+        return path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
 def wait_gone(pid, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -320,25 +327,39 @@ def test_server_child_opens_its_spider_faster_than_bare_crawl(
     assert forked[2] < bare
 
 
-def test_server_sigterm_leaves_running_children_alone(
+def test_a_stopping_server_ends_its_running_children(
         crawl_server, docs_server, tmp_path):
     conn, answers, first = crawl_server.request(
         spider=SPIDER, args={"start_url": docs_server + "/index.html"},
-        settings={"CLOSESPIDER_PAGECOUNT": 30},
+        settings={"DOWNLOAD_DELAY": 1},
         logfile=str(tmp_path / "job.log"), stats=str(tmp_path / "job.json"))
     pid = first["pid"]
+    deadline = time.monotonic() + 30
+    while "Spider opened" not in _text(tmp_path / "job.log"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
 
-    crawl_server.process.send_signal(signal.SIGTERM)
-    assert crawl_server.process.wait(10) == 0
-
-    # The client sees the end of the connection without an exit line; the
-    # child goes on and finishes its crawl.
-    assert answers.readline() == b""
+    # Its parent (the daemon) is gone: stdin closes, and the crawl ends
+    # with the server, cleanly; nothing of it runs on.
+    crawl_server.process.stdin.close()
+    assert crawl_server.process.wait(15) == 0
+    assert json.loads(answers.readline()) == {"exit": 1}
     conn.close()
     assert wait_gone(pid)
     stats = json.loads((tmp_path / "job.json").read_text())
-    assert stats["finish_reason"] == "closespider_pagecount"
+    assert stats["finish_reason"] == "shutdown"
     assert not os.path.exists(crawl_server.socket_path)
+
+
+def test_a_child_dies_with_a_killed_server(crawl_server, docs_server,
+                                           tmp_path):
+    conn, answers, first = crawl_server.request(
+        spider=SPIDER, args={"start_url": docs_server + "/index.html"},
+        settings={"DOWNLOAD_DELAY": 1}, logfile=str(tmp_path / "job.log"))
+    crawl_server.process.kill()
+    crawl_server.process.wait(10)
+    assert wait_gone(first["pid"])
+    conn.close()
 
 
 def test_server_stops_when_its_stdin_closes(crawl_server):

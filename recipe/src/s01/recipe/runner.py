@@ -43,6 +43,7 @@ import signal
 import socket
 import stat
 import sys
+import time
 import traceback
 
 log = logging.getLogger("s01.recipe.runner")
@@ -70,6 +71,10 @@ REQUEST_TIMEOUT = 10.0
 
 # How often the fork server checks its socket file and reaps as a fallback.
 SERVER_TICK = 0.5
+
+# When the server stops, how long its children get after SIGTERM.
+CHILD_GRACE = 5.0
+PR_SET_PDEATHSIG = 1
 
 # Settings that name classes Scrapy loads when a crawl starts; the fork
 # server imports them before forking so that no child pays for them.
@@ -470,8 +475,9 @@ def serve_main(settings_path, argv=None):
     "spiders"}``. It stops when the socket file is removed or replaced, on
     SIGTERM or SIGINT, or when its stdin reaches end of file (start it with
     a pipe and keep the writing end: the server goes when its parent goes).
-    It never signals its children; they outlive it, and a client whose
-    child still runs then sees the connection close without an exit line.
+    Its children never outlive it: when it stops it sends SIGTERM to each
+    child's session and SIGKILL after CHILD_GRACE seconds, and each child
+    asks Linux to kill it should the server die without that.
 
     Paths in a request are taken relative to the server's working folder
     (the package's); give absolute ones.
@@ -694,6 +700,7 @@ class CrawlServer:
         code = EXIT_FAILED
         try:
             os.setsid()
+            _die_with_parent()
             os.close(session_w)
             signal.set_wakeup_fd(-1)
             for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
@@ -752,11 +759,46 @@ class CrawlServer:
         for fd in self.fds:
             os.close(fd)
 
-        # Running children keep running: the daemon owns them by pid.
-        for pid, conn in self.children.items():
-            log.info("leaving running pid=%s", pid)
-            conn.close()
+        # Children never outlive their server: the daemon that asked for
+        # them is gone or has stopped them already (see _end_children).
+        self._end_children()
         log.info("stopped socket=%s", self.socket_path)
+
+    def _end_children(self):
+        """SIGTERM every child's session, SIGKILL what is left later."""
+        if not self.children:
+            return
+        for pid in self.children:
+            log.info("ending pid=%s", pid)
+            _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + CHILD_GRACE
+        while self.children and time.monotonic() < deadline:
+            self._reap()
+            time.sleep(0.05)
+        for pid in list(self.children):
+            log.warning("killing pid=%s (still running after %.0f s)", pid,
+                        CHILD_GRACE)
+            _signal_group(pid, signal.SIGKILL)
+        while self.children:
+            self._reap()
+            time.sleep(0.01)
+
+
+def _signal_group(pid, signum):
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signum)
+
+
+def _die_with_parent():
+    """Ask Linux to SIGKILL this process when its parent dies."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG,
+                                                signal.SIGKILL)
+    except (OSError, AttributeError):
+        # Not Linux: the server still ends its children when it stops.
+        pass
 
 
 def _ignore_signal(signum, frame):
