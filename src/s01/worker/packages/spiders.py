@@ -28,6 +28,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -41,6 +42,15 @@ from s01.worker.packages.process import program_env
 log = logging.getLogger(__name__)
 
 SERVER_START_TIMEOUT = 120.0
+# Run a program so that Linux kills it when the thread that started it
+# dies (a daemon killed with SIGKILL leaves no spider behind).
+DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    "try:\n"
+    "    ctypes.CDLL(None).prctl(1, signal.SIGKILL)\n"
+    "except (OSError, AttributeError):\n"
+    "    pass\n"
+    "os.execv(sys.argv[1], sys.argv[1:])\n")
 SOCKET_NAME = "crawl.sock"
 
 
@@ -259,7 +269,8 @@ class SpiderRunner:
                  request["items"], "--stats", request["stats"]]
         with open(request["stderr"], "ab") as errors:
             return subprocess.Popen(
-                argv, cwd=install_path, env=program_env(),
+                [sys.executable, "-c", DIE_WITH_PARENT] + argv,
+                cwd=install_path, env=program_env(),
                 stdin=subprocess.DEVNULL, stdout=errors, stderr=errors,
                 start_new_session=True)
 

@@ -1,0 +1,137 @@
+"""A spider package whose spiders are small scripts, for job tests.
+
+``build_fake_sdist(dest_dir, name, version)`` writes the sdist of a real
+buildout package (a ``worker.cfg`` that makes ``bin/list`` and
+``bin/crawl`` with zc.recipe.egg) whose ``bin/crawl`` behaves the way a
+test needs, without Scrapy, so it installs in seconds. Its spiders:
+
+``record``
+    appends ``-a job=<text>`` and its pid to the file ``-a out=PATH``,
+    sleeps ``-a sleep=SECONDS`` (default 0) and succeeds.
+``fail``
+    appends the time to ``-a out=PATH`` and exits 1, every time.
+``fail-once``
+    fails while the file ``-a out=PATH`` does not exist yet (it creates
+    it), succeeds afterwards.
+``stubborn``
+    ignores SIGTERM, starts a grandchild ``sleep 3600`` whose command line
+    carries ``-a marker=TEXT`` and that keeps stdout open, then sleeps.
+
+Like the real ``bin/crawl`` it takes ``--logfile``, ``--items`` and
+``--stats``, and writes stats with ``finish_reason`` and
+``item_scraped_count``.
+"""
+import os
+
+from s01.worker.testing.index import make_tar_sdist
+
+FAKE_SPIDERS = ("record", "fail", "fail-once", "stubborn")
+
+FAKE_MODULE = r'''
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+SPIDERS = %(spiders)r
+
+
+def list_main():
+    print("\n".join(SPIDERS))
+
+
+def crawl_main():
+    parser = argparse.ArgumentParser(prog="crawl")
+    parser.add_argument("spider")
+    parser.add_argument("-a", action="append", default=[])
+    parser.add_argument("-s", action="append", default=[])
+    parser.add_argument("--logfile")
+    parser.add_argument("--items")
+    parser.add_argument("--stats")
+    options = parser.parse_args()
+    args = dict(item.split("=", 1) for item in options.a)
+    if options.spider not in SPIDERS:
+        print("unknown spider %%s" %% options.spider, file=sys.stderr)
+        sys.exit(2)
+    code = globals()["run_" + options.spider.replace("-", "_")](args)
+    if options.stats:
+        with open(options.stats, "w") as f:
+            json.dump({"finish_reason": "finished" if code == 0 else
+                       "error", "item_scraped_count": 1 - min(code, 1)}, f)
+    if options.items and code == 0:
+        with open(options.items, "a") as f:
+            f.write(json.dumps({"spider": options.spider}) + "\n")
+    sys.exit(code)
+
+
+def append(path, text):
+    with open(path, "a") as f:
+        f.write(text + "\n")
+
+
+def run_record(args):
+    append(args["out"], "%%s %%d" %% (args.get("job", ""), os.getpid()))
+    time.sleep(float(args.get("sleep", 0)))
+    return 0
+
+
+def run_fail(args):
+    append(args["out"], "%%.3f" %% time.time())
+    return 1
+
+
+def run_fail_once(args):
+    if os.path.exists(args["out"]):
+        return 0
+    append(args["out"], "%%.3f" %% time.time())
+    return 1
+
+
+def run_stubborn(args):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    subprocess.Popen(["sh", "-c", "sleep 3600 # %%s" %% args["marker"]])
+    print("stubborn spider running", flush=True)
+    time.sleep(3600)
+    return 0
+'''
+
+SETUP = '''from setuptools import setup
+
+setup(name=%(name)r, version=%(version)r, py_modules=["fakespiders"])
+'''
+
+WORKER_CFG = '''[buildout]
+develop = .
+parts = list crawl
+
+[list]
+recipe = zc.recipe.egg:scripts
+eggs = %(name)s
+scripts = list
+entry-points = list=fakespiders:list_main
+
+[crawl]
+recipe = zc.recipe.egg:scripts
+eggs = %(name)s
+scripts = crawl
+entry-points = crawl=fakespiders:crawl_main
+'''
+
+
+def build_fake_sdist(dest_dir, name="fake.spiders", version="1.0",
+                     spiders=FAKE_SPIDERS):
+    """Write the fake package's sdist into ``dest_dir``; its path."""
+    values = {"name": name, "version": version, "spiders": list(spiders)}
+    top = "%s-%s" % (name, version)
+    members = {
+        top + "/PKG-INFO": ("Metadata-Version: 2.1\nName: %s\nVersion: %s\n"
+                            % (name, version)).encode(),
+        top + "/setup.py": (SETUP % values).encode(),
+        top + "/fakespiders.py": (FAKE_MODULE % values).encode(),
+        top + "/worker.cfg": (WORKER_CFG % values).encode(),
+    }
+    path = os.path.join(str(dest_dir), "%s-%s.tar.gz" % (name, version))
+    return make_tar_sdist(path, members)
