@@ -28,11 +28,15 @@ install_requires = [
     "setuptools<82",
     "transaction",
     "waitress",
+    # Bootstrap's CSS for the pages, served by the daemon itself.
+    "XStatic-Bootstrap>=5.3,<5.4",
     "zope.interface",
 ]
 
 tests_require = [
     "coverage",
+    # Drives Debian's Chromium in tests/browser (no browser download).
+    "playwright",
     "pytest",
     "pytest-timeout",
     "WebTest",

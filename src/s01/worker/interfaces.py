@@ -153,8 +153,16 @@ class IJobQueue(Interface):
     def count():
         """Return the number of jobs in each status."""
 
-    def list(filters=None, before=None, limit=20):
+    def list(filters=None, before=None, limit=20, projection=None):
         """Return a page of jobs, newest first, and the next cursor."""
+
+    def ended(since, limit=2000, projection=None):
+        """Return at most ``limit`` jobs that ended at ``since`` or later,
+        latest first."""
+
+    def rerun(tm, job_id):
+        """Queue a new job with a finished job's type and parameters;
+        return its id."""
 
     def remove(tm, stati=None):
         """Remove finished jobs; return the number removed per status."""

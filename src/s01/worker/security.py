@@ -9,6 +9,13 @@ that sends the same credentials with every call would pay that each time.
 So a verified login is remembered for ``s01.auth.cache_seconds`` as a keyed
 digest of the password (never the password itself) and compared in
 constant time.
+
+Browsers send basic auth credentials with every request to the site,
+also with a form another site makes them post. So every request that is
+not GET, HEAD, OPTIONS or TRACE must carry a CSRF token: the token lives
+in a cookie (no session needed) and every form of the pages repeats it in
+a hidden ``csrf_token`` field; a request without it is refused with 400.
+The JSON-RPC endpoint is the one exception (see :mod:`s01.worker.rpc`).
 """
 import hashlib
 import hmac
@@ -23,6 +30,7 @@ from pyramid.authentication import extract_http_basic_credentials
 from pyramid.authorization import ACLHelper
 from pyramid.authorization import Authenticated
 from pyramid.authorization import Everyone
+from pyramid.csrf import CookieCSRFStoragePolicy
 from pyramid.httpexceptions import HTTPForbidden
 from pyramid.httpexceptions import HTTPUnauthorized
 from pyramid.request import RequestLocalCache
@@ -203,4 +211,10 @@ def includeme(config):
         BasicAuthSecurityPolicy(users, settings["s01.auth.realm"]))
     # Every view needs an authenticated caller unless it says otherwise.
     config.set_default_permission(VIEW)
+
+    # Every unsafe request needs the CSRF token unless its view says
+    # otherwise. The cookie is for the server only (httponly): our pages
+    # put the token into their forms as they render them.
+    config.set_csrf_storage_policy(CookieCSRFStoragePolicy(httponly=True))
+    config.set_default_csrf_options(require_csrf=True)
     config.scan(__name__)

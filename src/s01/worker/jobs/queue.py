@@ -36,6 +36,14 @@ small documents instead of counting 100,000 jobs. Writes that bypass this
 module (a job inserted by hand) leave the counters behind until
 :meth:`JobQueue.recount`.
 
+Ending: a job that ends (completed, error or cancelled) gets
+``completed``, its time, and ``completedSeq``, that time as a position,
+so the pages can read the latest finished jobs one window at a time.
+
+Running again: :meth:`JobQueue.rerun` queues a new job with a finished
+job's type and parameters (``rerunOf`` names the old one); the finished
+job stays as it was, its history intact.
+
 Every time is the database server's (:mod:`s01.worker.jobs.clock`).
 Every write goes through the transaction data manager; one transaction
 is one state change.
@@ -81,6 +89,15 @@ CLAIM_MARGIN = 5 * SEQ_PER_SECOND
 CLAIM_RESCAN_SECONDS = 60.0
 CLAIM_CANDIDATES = 8
 ERROR_TEXT_LIMIT = 4000
+# The queue's own fields of a job; whatever else a job holds is a
+# parameter its handler reads, and a rerun copies it. ``process`` is the
+# spider's pid, recorded while it runs.
+QUEUE_FIELDS = frozenset({
+    "_id", "__name__", "_type", "_version", "jobName", "active", "status",
+    "serverNames", "retryCounter", "maxRetries", "retryDelay", "errors",
+    "created", "modified", "queued", "picked", "started", "completed",
+    "seq", "queueSeq", "completedSeq", "claim", "owner", "leaseUntil",
+    "retryTime", "cancelRequested", "output", "process", "rerunOf"})
 
 
 @implementer(IJobQueue)
@@ -106,6 +123,7 @@ class JobQueue:
         self.jobs.create_index([("status", 1), ("leaseUntil", 1)],
                                name="lease")
         self.jobs.create_index([("seq", 1)], name="seq")
+        self.jobs.create_index([("completedSeq", 1)], name="ended")
         for field in LIST_FILTERS:
             self.jobs.create_index([(field, 1), ("seq", 1)],
                                    name="list_%s" % field)
@@ -263,8 +281,9 @@ class JobQueue:
         Returns False if the job was no longer ours (nothing changed).
         """
         now = self.clock.now()
-        changes = {"status": status, "output": output, "completed": now,
-                   "modified": now, "claim": None, "leaseUntil": None}
+        changes = {"status": status, "output": output, "modified": now,
+                   "claim": None, "leaseUntil": None}
+        changes.update(_ended(now))
         if self._end(tm, job, {"$set": changes}, status):
             log.info("job finished id=%s type=%s status=%s", job["_id"],
                      job["jobName"], status)
@@ -282,7 +301,7 @@ class JobQueue:
         entry = self._error_entry(now, attempts, error)
         if permanent or attempts >= job["maxRetries"]:
             status = ERROR
-            changes = {"status": ERROR, "completed": now}
+            changes = dict(_ended(now), status=ERROR)
         else:
             status = QUEUED
             retry_time = now + _seconds(job["retryDelay"])
@@ -352,9 +371,9 @@ class JobQueue:
             owner = (job.get("owner") or {}).get("server", "?")
             reason = "lease expired: daemon %s stopped renewing it" % owner
             if job.get("cancelRequested"):
-                changes = {"status": CANCELLED, "completed": now}
+                changes = dict(_ended(now), status=CANCELLED)
             elif job["retryCounter"] >= job["maxRetries"]:
-                changes = {"status": ERROR, "completed": now}
+                changes = dict(_ended(now), status=ERROR)
             else:
                 changes = {"status": QUEUED, "queueSeq": seq_of(now)}
             changes.update({"modified": now, "claim": None,
@@ -394,8 +413,8 @@ class JobQueue:
         if doc is None:
             raise JobNotFound(job_id)
         if doc["status"] == QUEUED:
-            update = {"$set": {"status": CANCELLED, "completed": now,
-                               "modified": now}}
+            update = {"$set": dict(_ended(now), status=CANCELLED,
+                                   modified=now)}
             answer = CANCELLED
         elif doc["status"] == PROCESSING:
             update = {"$set": {"cancelRequested": True, "modified": now}}
@@ -475,12 +494,14 @@ class JobQueue:
             "%s=%d" % item for item in sorted(counts.items())))
         return counts
 
-    def list(self, filters=None, before=None, limit=20):
+    def list(self, filters=None, before=None, limit=20, projection=None):
         """A page of jobs, newest first, and the cursor of the next page.
 
         ``filters`` maps names of :data:`LIST_FILTERS` to values;
         ``before`` is the cursor a previous page returned (None for the
         first page). The cursor is None when no older job exists.
+        ``projection`` lists the fields to read (a page of summaries need
+        not read every job's output); None reads whole documents.
         """
         wanted = {}
         for name, value in (filters or {}).items():
@@ -504,13 +525,49 @@ class JobQueue:
                     return all(_matches(doc.get(n), v)
                                for n, v in rest.items())
 
+        if projection is not None:
+            # The filters checked in Python and the cursor must be read.
+            projection = dict.fromkeys(
+                set(projection) | set(wanted) | {"seq"}, 1)
         stop = before if before is not None else \
             seq_of(self.clock.now()) + 60 * SEQ_PER_SECOND
         scan = WindowScan(self.jobs, "seq", 10 * SEQ_PER_SECOND)
-        docs = scan.descending(query, 0, stop, limit + 1, accept=accept)
+        docs = scan.descending(query, 0, stop, limit + 1, projection,
+                               accept=accept)
         if len(docs) > limit:
             return docs[:limit], docs[limit - 1]["seq"]
         return docs, None
+
+    def ended(self, since, limit=2000, projection=None):
+        """The jobs that ended at ``since`` or later, latest first.
+
+        At most ``limit`` of them; ``projection`` names the fields to read.
+        """
+        stop = seq_of(self.clock.now()) + 60 * SEQ_PER_SECOND
+        scan = WindowScan(self.jobs, "completedSeq", 60 * SEQ_PER_SECOND)
+        return scan.descending({}, seq_of(since), stop, limit, projection)
+
+    def rerun(self, tm, job_id):
+        """Queue a new job like a finished one; return the new job's id.
+
+        The new job has the old one's type, parameters, servers and retry
+        settings, fresh attempts, and ``rerunOf`` naming the old job.
+        Raises InvalidParams for a job that has not ended yet.
+        """
+        old = self.get(job_id)
+        if old["status"] not in FINISHED:
+            raise InvalidParams(
+                "jobid: job %s is %s; only a finished job (%s) runs again"
+                % (old["_id"], old["status"], ", ".join(FINISHED)))
+        params = {name: value for name, value in old.items()
+                  if name not in QUEUE_FIELDS}
+        params["rerunOf"] = str(old["_id"])
+        new_id = self.enqueue(tm, old["jobName"], params,
+                              server_names=old.get("serverNames"),
+                              max_retries=old.get("maxRetries"),
+                              retry_delay=old.get("retryDelay"))
+        log.info("job rerun id=%s of=%s", new_id, old["_id"])
+        return new_id
 
     def remove(self, tm, stati=None):
         """Remove finished jobs of the given stati; return the counts."""
@@ -546,6 +603,11 @@ def _move(manager, old, new, n=1):
             shard = random.randrange(COUNTER_SHARDS)
             manager.increment(COUNTERS, "%s/%d" % (status, shard),
                               {"n": step})
+
+
+def _ended(now):
+    """The fields every job gets as it ends: the time and its position."""
+    return {"completed": now, "completedSeq": seq_of(now)}
 
 
 def _counted_removal(status):
