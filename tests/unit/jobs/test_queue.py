@@ -285,3 +285,71 @@ def test_recount_repairs_counters_after_a_hand_written_job(queue, tm):
     assert queue.count()["queued"] == 1
     assert queue.recount(tm)["queued"] == 2
     assert queue.count()["queued"] == 2
+
+
+def test_every_way_of_ending_records_when(make_queue, tm):
+    queue = make_queue(max_retries=1, retry_delay=0)
+    ids = [enqueue(queue, tm) for _ in range(4)]
+    jobs = [queue.claim(tm, OWNER, 30) for _ in range(2)]
+    queue.finish(tm, jobs[0], "completed", {})
+    queue.fail(tm, jobs[1], "boom")
+    with tm:
+        queue.cancel(tm, ids[2])
+    for job_id in ids[:3]:
+        doc = queue.get(job_id)
+        assert doc["completed"] is not None
+        assert doc["completedSeq"] // 10**9 == int(
+            doc["completed"].timestamp())
+    assert "completedSeq" not in queue.get(ids[3])
+
+
+def test_ended_reads_the_latest_finished_jobs(queue, tm, clock):
+    started = clock.now()
+    ids = [enqueue(queue, tm) for _ in range(5)]
+    for _ in ids[:4]:
+        queue.finish(tm, queue.claim(tm, OWNER, 30), "completed", {})
+    ended = queue.ended(started, limit=3, projection=["status"])
+    assert [str(d["_id"]) for d in ended] == ids[3:0:-1]
+    assert set(ended[0]) == {"_id", "status", "completedSeq"}
+    later = clock.now() + datetime.timedelta(seconds=5)
+    assert queue.ended(later) == []
+
+
+def test_rerun_queues_a_copy_of_a_finished_job(make_queue, tm):
+    queue = make_queue(max_retries=5, retry_delay=7)
+    with tm:
+        old_id = queue.enqueue(tm, "RunSpider", {
+            "spiderName": "s", "args": {"a": "1"}, "settings": {"B": 2}},
+            server_names=["node1", "node2"], max_retries=2, retry_delay=9)
+    job = queue.claim(tm, OWNER, 30)
+    queue.set_fields(tm, job, {"process": {"pid": 5}})
+    queue.fail(tm, job, "boom", permanent=True)
+    with tm:
+        new_id = queue.rerun(tm, old_id)
+    new, old = queue.get(new_id), queue.get(old_id)
+    assert new["status"] == "queued" and old["status"] == "error"
+    assert new["rerunOf"] == old_id
+    assert (new["spiderName"], new["args"], new["settings"]) == (
+        "s", {"a": "1"}, {"B": 2})
+    assert (new["serverNames"], new["maxRetries"], new["retryDelay"]) == (
+        ["node1", "node2"], 2, 9)
+    assert new["retryCounter"] == 0 and new["errors"] == []
+    for name in ("output", "process", "completed", "owner"):
+        assert name not in new, name
+    assert queue.count()["queued"] == 1
+
+
+def test_rerun_refuses_a_job_that_has_not_ended(queue, tm):
+    job_id = enqueue(queue, tm)
+    with pytest.raises(InvalidParams, match="only a finished job"):
+        queue.rerun(tm, job_id)
+    with pytest.raises(JobNotFound):
+        queue.rerun(tm, "0" * 24)
+
+
+def test_list_reads_only_the_fields_asked_for(queue, tm):
+    enqueue(queue, tm, spiderName="s", pkgName="p", big="x" * 1000)
+    page, _ = queue.list({"spiderName": "s", "pkgName": "p"},
+                         projection=["jobName"])
+    assert set(page[0]) == {"_id", "jobName", "seq", "spiderName",
+                            "pkgName"}

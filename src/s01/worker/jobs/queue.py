@@ -541,8 +541,11 @@ class JobQueue:
     def ended(self, since, limit=2000, projection=None):
         """The jobs that ended at ``since`` or later, latest first.
 
-        At most ``limit`` of them; ``projection`` names the fields to read.
+        At most ``limit`` of them; ``projection`` names the fields to read
+        (``completedSeq`` is always read: the scan steps by it).
         """
+        if projection is not None:
+            projection = dict.fromkeys(set(projection) | {"completedSeq"}, 1)
         stop = seq_of(self.clock.now()) + 60 * SEQ_PER_SECOND
         scan = WindowScan(self.jobs, "completedSeq", 60 * SEQ_PER_SECOND)
         return scan.descending({}, seq_of(since), stop, limit, projection)

@@ -3,9 +3,10 @@
 It is drawn from the records of the jobs that ended within a window
 (:meth:`~s01.worker.jobs.queue.JobQueue.ended`): for each slice of time,
 the jobs that completed, failed and were cancelled (stacked bars), and
-how long they ran (the median as a line, the longest as a dot). This
-module only computes numbers and shapes; the template draws them, so
-every text in the picture is escaped like any other on the page.
+how long they ran (the median as a mark, joined across neighbouring
+slices, and the longest as a dot). This module only computes numbers
+and shapes; the template draws them, so every text in the picture is
+escaped like any other on the page.
 
 Known limitations: it reads at most ``LIMIT`` jobs, the latest; on a
 daemon that finishes more than that within the window, the older part
@@ -81,6 +82,7 @@ def jobs_over_time(jobs, now, window=DEFAULT_WINDOW, limit=LIMIT):
     bars = []
     slot_boxes = []
     medians = []
+    marks = []
     maxima = []
     for slot in range(slots):
         x = LEFT + slot * width
@@ -96,8 +98,10 @@ def jobs_over_time(jobs, now, window=DEFAULT_WINDOW, limit=LIMIT):
         times = seconds[slot]
         center = x + width / 2
         if times:
-            medians.append((center, _time_y(statistics.median(times),
-                                            top_time)))
+            median = _time_y(statistics.median(times), top_time)
+            medians.append((center, median))
+            marks.append({"x1": x + 1, "x2": x + max(width - 1, 2),
+                          "y": median})
             maxima.append({"x": center, "y": _time_y(max(times), top_time)})
         else:
             medians.append(None)
@@ -119,6 +123,7 @@ def jobs_over_time(jobs, now, window=DEFAULT_WINDOW, limit=LIMIT):
         "slots": slot_boxes,
         "top": COUNT_TOP,
         "lines": _polylines(medians),
+        "marks": marks,
         "maxima": maxima,
         "count_ticks": _ticks(top_count, COUNT_TOP, COUNT_BOTTOM, str),
         "time_ticks": _ticks(top_time, TIME_TOP, TIME_BOTTOM, short_time),

@@ -1,37 +1,20 @@
-// The job page while its job is queued or running: every two seconds ask
-// @@progress for the status, the counts and the log lines written since,
-// and show them; reload once the job has ended, for its final output.
+// The job page. It shows the end of the log; while the job is queued or
+// runs, it asks @@progress every two seconds for the counts and the log
+// lines written since, and shows them; when the job's status changes it
+// reloads the page, which then shows what the new status brings.
 // Text goes in with textContent only, never as HTML.
 (function () {
   "use strict";
 
-  var live = document.getElementById("job-live");
-  if (!live || !window.fetch) {
-    return;
-  }
-  var url = live.getAttribute("data-progress-url");
-  var offset = Number(live.getAttribute("data-log-offset")) || 0;
   var logBox = document.getElementById("log-tail");
+  var live = document.getElementById("job-live");
   var keepChars = 200000;
-  var styles = {
-    queued: "secondary", processing: "primary", completed: "success",
-    error: "danger", cancelled: "warning"
-  };
 
   function show(id, value) {
     var element = document.getElementById(id);
     if (element && value !== undefined && value !== null) {
       element.textContent = String(value);
     }
-  }
-
-  function showStatus(status) {
-    var badge = document.getElementById("job-status");
-    if (!badge || badge.textContent === status) {
-      return;
-    }
-    badge.textContent = status;
-    badge.className = "badge text-bg-" + (styles[status] || "light");
   }
 
   function appendLog(text) {
@@ -54,6 +37,16 @@
     }
   }
 
+  if (logBox) {
+    logBox.scrollTop = logBox.scrollHeight;
+  }
+  if (!live || !window.fetch) {
+    return;
+  }
+  var url = live.getAttribute("data-progress-url");
+  var status = live.getAttribute("data-status");
+  var offset = Number(live.getAttribute("data-log-offset")) || 0;
+
   function poll() {
     fetch(url + "?offset=" + offset, {
       credentials: "same-origin",
@@ -64,7 +57,6 @@
       }
       return response.json();
     }).then(function (answer) {
-      showStatus(answer.status);
       if (answer.progress) {
         show("progress-pages", answer.progress.pages);
         show("progress-items", answer.progress.items);
@@ -73,7 +65,7 @@
         appendLog(answer.log.text);
         offset = answer.log.offset;
       }
-      if (answer.finished) {
+      if (answer.status !== status) {
         window.location.reload();
         return;
       }
@@ -84,8 +76,5 @@
     });
   }
 
-  if (logBox) {
-    logBox.scrollTop = logBox.scrollHeight;
-  }
   window.setTimeout(poll, 1000);
 })();
