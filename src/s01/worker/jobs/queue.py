@@ -88,6 +88,8 @@ CLAIM_MARGIN = 5 * SEQ_PER_SECOND
 # How often a claim scan starts over from the oldest possible position.
 CLAIM_RESCAN_SECONDS = 60.0
 CLAIM_CANDIDATES = 8
+# How many windows ``ended`` first divides its time span into.
+ENDED_WINDOWS = 16
 ERROR_TEXT_LIMIT = 4000
 # The queue's own fields of a job; whatever else a job holds is a
 # parameter its handler reads, and a rerun copies it. ``process`` is the
@@ -546,9 +548,14 @@ class JobQueue:
         """
         if projection is not None:
             projection = dict.fromkeys(set(projection) | {"completedSeq"}, 1)
+        start = seq_of(since)
         stop = seq_of(self.clock.now()) + 60 * SEQ_PER_SECOND
-        scan = WindowScan(self.jobs, "completedSeq", 60 * SEQ_PER_SECOND)
-        return scan.descending({}, seq_of(since), stop, limit, projection)
+
+        # A few wide windows rather than many narrow ones: the scan widens
+        # only after an empty window, and a busy hour is rarely empty.
+        scan = WindowScan(self.jobs, "completedSeq",
+                          max((stop - start) // ENDED_WINDOWS, 1))
+        return scan.descending({}, start, stop, limit, projection)
 
     def rerun(self, tm, job_id):
         """Queue a new job like a finished one; return the new job's id.
