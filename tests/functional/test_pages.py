@@ -581,3 +581,15 @@ def test_a_missing_file_is_a_clear_404(browser, queue):
     response = browser.get("/jobs/%s/@@log" % job_id, status=404)
     assert re.search(r"no log file of job %s on this server" % job_id,
                      response.text)
+
+
+def test_a_failed_attempt_shows_its_error_and_the_next_one(browser, queue):
+    job_id = enqueue(queue, spiderName="s")
+    tm = transaction.TransactionManager(explicit=True)
+    job = queue.claim(tm, OWNER, 30, job_id=job_id)
+    assert queue.fail(tm, job, "Traceback:\n%s" % HOSTILE) == "queued"
+    page = browser.get("/jobs/%s" % job_id)
+    assert page.html.find(id="next-attempt").text.startswith("not before")
+    assert HOSTILE in page.html.find("pre", class_="s01-error").text
+    assert HOSTILE not in page.text
+    assert "1 of 3" in page.html.find(id="attempts").text
