@@ -593,3 +593,16 @@ def test_a_failed_attempt_shows_its_error_and_the_next_one(browser, queue):
     assert HOSTILE in page.html.find("pre", class_="s01-error").text
     assert HOSTILE not in page.text
     assert "1 of 3" in page.html.find(id="attempts").text
+
+
+def test_pages_say_when_the_database_is_away(make_app):
+    app = make_app(**{"s01.mongo.uri": "mongodb://127.0.0.1:9",
+                      "s01.mongo.timeout": "0.2"})
+    browser = webtest.TestApp(app, extra_environ={
+        "HTTP_AUTHORIZATION": MGR})
+    page = browser.get("/")
+    assert "unreachable" in page.html.find(id="mongo").text
+    assert "MongoDB is unreachable" in page.text
+    response = browser.get("/jobs", status=503)
+    assert response.html.find(id="error-title").text == \
+        "Database unavailable"

@@ -1,6 +1,8 @@
-"""The pages of what went wrong: not found, and a form without its token."""
+"""The pages of what went wrong: not found, a form without its token, and
+a database that does not answer."""
 import logging
 
+import pymongo.errors
 from pyramid.exceptions import BadCSRFToken
 from pyramid.renderers import render_to_response
 from pyramid.view import exception_view_config
@@ -33,6 +35,22 @@ def bad_csrf_token(exc, request):
         request, 400, "Form refused",
         "This form came without its security token, or with a stale one, "
         "so nothing was done. Reload the page and send it again.")
+
+
+@exception_view_config(pymongo.errors.PyMongoError)
+def database_error(exc, request):
+    """A page that needed the database while it was away: 503.
+
+    The JSON-RPC endpoint never gets here; it answers its own errors.
+    """
+    if request.identity is None:
+        return challenge(request)
+    log.warning("page failed: database error path=%s error=%s",
+                request.path, type(exc).__name__)
+    return error_page(
+        request, 503, "Database unavailable",
+        "MongoDB does not answer (%s); try again in a moment."
+        % type(exc).__name__)
 
 
 def error_page(request, status, title, message, back=None):
