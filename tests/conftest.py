@@ -35,7 +35,19 @@ pytest_plugins = ["tests.fixtures.docs", "tests.fixtures.packages",
 ROOT = Path(__file__).resolve().parents[1]
 TESTING_INI = ROOT / "testing.ini"
 OUTPUT = Path(os.environ.get("S01_TEST_OUTPUT", ROOT / "test-output"))
-BIN = Path(sys.executable).parent
+
+
+def scripts_dir():
+    """Where pserve and s01-worker are: beside python in a virtualenv,
+    beside bin/test in a buildout."""
+    for folder in (Path(sys.executable).parent,
+                   Path(sys.argv[0]).resolve().parent):
+        if (folder / "pserve").exists():
+            return folder
+    return Path(sys.executable).parent
+
+
+BIN = scripts_dir()
 
 
 def basic_auth(user, password):
