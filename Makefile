@@ -5,9 +5,19 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# The local package index development.ini installs spider packages from.
+INDEX := var/index/simple/index.html
+INDEX_SOURCES := $(shell find demo recipe -type f \
+	\( -name '*.py' -o -name '*.cfg' -o -name '*.txt' -o -name '*.toml' \
+	   -o -name '*.rst' -o -name '*.in' \) -not -path '*/build/*' \
+	   -not -path '*.egg-info/*')
 PYTEST_ARGS ?=
+# `make demo`: where the demo crawl starts, and the development login.
+START_URL ?= https://docs.python.org/3/
+S01_PASSWORD ?= mgrpw
+export S01_PASSWORD
 
-.PHONY: all install serve test check-python clean distclean
+.PHONY: all install index serve demo test check-python clean distclean
 
 all: install
 
@@ -23,8 +33,17 @@ $(STAMP): setup.py pyproject.toml | check-python
 
 install: $(STAMP)
 
-serve: install
+$(INDEX): $(STAMP) $(INDEX_SOURCES)
+	$(BIN)/python -W "ignore:pkg_resources is deprecated:UserWarning" \
+	  -m s01.worker.testing.sdists var/index
+
+index: $(INDEX)
+
+serve: install $(INDEX)
 	$(BIN)/pserve development.ini
+
+demo: install
+	$(BIN)/s01-worker demo --start-url '$(START_URL)'
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -35,7 +35,19 @@ pytest_plugins = ["tests.fixtures.docs", "tests.fixtures.packages",
 ROOT = Path(__file__).resolve().parents[1]
 TESTING_INI = ROOT / "testing.ini"
 OUTPUT = Path(os.environ.get("S01_TEST_OUTPUT", ROOT / "test-output"))
-BIN = Path(sys.executable).parent
+
+
+def scripts_dir():
+    """Where pserve and s01-worker are: beside python in a virtualenv,
+    beside bin/test in a buildout."""
+    for folder in (Path(sys.executable).parent,
+                   Path(sys.argv[0]).resolve().parent):
+        if (folder / "pserve").exists():
+            return folder
+    return Path(sys.executable).parent
+
+
+BIN = scripts_dir()
 
 
 def basic_auth(user, password):
@@ -143,17 +155,34 @@ def rpc(testapp):
     return RPC(testapp)
 
 
-class Daemon:
-    """A real ``pserve`` of a copy of testing.ini, on a free port."""
+def ini_with(text, settings):
+    """The ini text with ``[app:main]`` settings replaced or added."""
+    for key, value in settings.items():
+        line = "%s = %s" % (key, str(value).replace("\n", "\n    "))
+        pattern = re.compile(r"(?m)^%s =.*(\n[ \t]+\S.*)*$" % re.escape(key))
+        if pattern.search(text):
+            text = pattern.sub(lambda match: line, text, count=1)
+        else:
+            text = text.replace("[app:main]\n", "[app:main]\n%s\n" % line,
+                                1)
+    return text
 
-    def __init__(self, workdir, ini_text=None, log_name="pserve.log"):
+
+class Daemon:
+    """A real ``pserve`` of a copy of testing.ini, on a free port.
+
+    ``settings`` replace or add ``[app:main]`` settings of the copy.
+    """
+
+    def __init__(self, workdir, ini_text=None, log_name="pserve.log",
+                 settings=None):
         self.workdir = Path(workdir)
         self.port = find_free_port()
         self.ini = self.workdir / "testing.ini"
         text = ini_text or TESTING_INI.read_text()
         text = re.sub(r"(?m)^http_port = \d+$", "http_port = %d" % self.port,
                       text)
-        self.ini.write_text(text)
+        self.ini.write_text(ini_with(text, settings or {}))
         self.log_path = self.workdir / log_name
         self.process = None
 

@@ -116,3 +116,41 @@ def test_unknown_method_is_method_not_found_with_i18n_message(rpc):
         "code": -32601, "message": "Method not found",
         "data": {"i18nMessage": "Method not found"}}
     assert answer["jsonrpc"] == "2.0"
+
+
+def unreachable_app(make_app):
+    import webtest
+
+    from tests.conftest import RPC
+
+    port = find_free_port()
+    app = make_app(**{
+        "s01.mongo.uri": "mongodb://127.0.0.1:%d/" % port,
+        "s01.mongo.timeout": "1"})
+    return app, RPC(webtest.TestApp(app)), port
+
+
+def test_a_call_needing_the_database_says_it_is_unavailable(make_app):
+    app, rpc, port = unreachable_app(make_app)
+    started = time.monotonic()
+    answer = rpc.answer("countJobs")
+    assert time.monotonic() - started < 5
+    assert answer["id"] is not None
+    assert answer["error"]["code"] == -32002
+    assert answer["error"]["message"] == (
+        "Database unavailable: no answer from MongoDB at 127.0.0.1:%d"
+        % port)
+
+
+def test_a_commit_the_database_misses_says_it_is_unavailable(make_app):
+    from s01.worker.interfaces import IMongoStore
+
+    app, rpc, port = unreachable_app(make_app)
+    # As if the database had answered earlier and went away since: the
+    # call only queues its write, which fails at commit.
+    app.registry.getUtility(IMongoStore)._transactions = False
+    response = rpc.post({"jsonrpc": "2.0", "id": 7, "method": "queueWrite",
+                         "params": ["late"]}, status=200)
+    assert response.content_type == "application/json"
+    assert response.json["error"]["code"] == -32002
+    assert response.json["id"] is None

@@ -6,13 +6,19 @@ import logging
 import os
 import signal
 import threading
+import warnings
 
-from pyramid.config import Configurator
-from pyramid.settings import aslist
+# Pyramid 2.1 still imports pkg_resources (hence setuptools<82), which
+# warns on every start; the warning is Pyramid's to fix, not our users'.
+warnings.filterwarnings("ignore", "pkg_resources is deprecated",
+                        UserWarning)
 
-from s01.worker.root import root_factory
-from s01.worker.root import scrapyRoot
-from s01.worker.settings import parse_settings
+from pyramid.config import Configurator  # noqa: E402
+from pyramid.settings import aslist  # noqa: E402
+
+from s01.worker.root import root_factory  # noqa: E402
+from s01.worker.root import scrapyRoot  # noqa: E402
+from s01.worker.settings import parse_settings  # noqa: E402
 
 log = logging.getLogger(__name__)
 

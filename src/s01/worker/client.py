@@ -15,10 +15,14 @@ import itertools
 import json
 import os
 import sys
+import time
 
 import requests
 
 DEFAULT_URL = "http://127.0.0.1:6800/++skin++Scrapy"
+DEMO_PACKAGE = "s01.demo"
+DEMO_SPIDER = "python.org"
+FINISHED = ("completed", "error", "cancelled")
 
 
 class ResponseError(Exception):
@@ -83,7 +87,8 @@ def parse_argument(text):
 
 
 def main(argv=None):
-    """The ``s01-worker`` command: call methods, hash passwords."""
+    """The ``s01-worker`` command: call methods, run the demo, hash
+    passwords."""
     parser = argparse.ArgumentParser(
         prog="s01-worker", description="Talk to an s01.worker daemon.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -94,13 +99,20 @@ def main(argv=None):
         "null, true, \"text\") and as plain strings otherwise.")
     call.add_argument("method")
     call.add_argument("params", nargs="*", type=parse_argument)
-    call.add_argument("--url", default=os.environ.get("S01_URL",
-                                                      DEFAULT_URL))
-    call.add_argument("--user", default=os.environ.get("S01_USER", "mgr"))
-    call.add_argument(
-        "--password", default=os.environ.get("S01_PASSWORD"),
-        help="default: $S01_PASSWORD, else asked for")
-    call.add_argument("--timeout", type=float, default=300.0)
+    _add_connection_arguments(call)
+
+    demo = commands.add_parser(
+        "demo", help="install the demo spider package and crawl with it",
+        description="Installs %s (unless it is installed) and runs its "
+        "spider %s as a job, then prints what the crawl found."
+        % (DEMO_PACKAGE, DEMO_SPIDER))
+    demo.add_argument("--version", default="0.16.2",
+                      help="the demo release to use (default: 0.16.2)")
+    demo.add_argument("--start-url", default="https://docs.python.org/3/",
+                      help="where the crawl starts; it stays below it")
+    demo.add_argument("--pages", type=int, default=20,
+                      help="stop after this many pages (0: no limit)")
+    _add_connection_arguments(demo)
 
     commands.add_parser(
         "hash-password",
@@ -115,6 +127,8 @@ def main(argv=None):
         password = getpass.getpass("password for %s: " % args.user)
     proxy = JSONRPCProxy(args.url, args.user, password, args.timeout)
     try:
+        if args.command == "demo":
+            return demo_command(proxy, args)
         result = proxy.call(args.method, *args.params)
     except ResponseError:
         print(json.dumps(proxy.error, indent=2, sort_keys=True),
@@ -125,6 +139,58 @@ def main(argv=None):
         return 2
     print(json.dumps(result, indent=2, sort_keys=True))
     return 0
+
+
+def demo_command(proxy, args, poll=0.5, out=sys.stdout):
+    """Install the demo package if needed, crawl, print a summary."""
+    # Install once; the first buildout fetches Scrapy (about a minute).
+    installed = any(
+        record["pkgName"] == DEMO_PACKAGE and
+        record["pkgVersion"] == args.version
+        for record in proxy.listPackages())
+    if not installed:
+        print("installing %s %s (the first install takes a minute or "
+              "two)..." % (DEMO_PACKAGE, args.version), file=out)
+        answer = proxy.addPackage(DEMO_PACKAGE, args.version)
+        if not answer["status"]:
+            print("install failed at %s: %s" % (
+                answer["steps"][-1]["step"] if answer["steps"] else "?",
+                answer["error"]), file=out)
+            return 1
+
+    # Crawl as a job, as any client would, and wait for its end.
+    settings = {"CLOSESPIDER_PAGECOUNT": args.pages} if args.pages else {}
+    job_id = proxy.startRunSpider(DEMO_PACKAGE, args.version, None,
+                                  DEMO_SPIDER, {"start_url": args.start_url},
+                                  settings)
+    print("crawling %s as job %s..." % (args.start_url, job_id), file=out)
+    job = proxy.getJob(job_id)
+    while job["status"] not in FINISHED:
+        time.sleep(poll)
+        job = proxy.getJob(job_id)
+
+    output = job.get("output") or {}
+    print("job %s %s: %s items from %s pages, finish reason %s" % (
+        job_id, job["status"], output.get("items", 0),
+        output.get("pages", 0), output.get("finishReason")), file=out)
+    for name, path in sorted((output.get("files") or {}).items()):
+        print("  %s: %s" % (name, path), file=out)
+    if job["status"] != "completed":
+        for entry in job.get("errors", [])[-1:]:
+            print("  error: %s" % entry.get("error"), file=out)
+        return 1
+    return 0
+
+
+def _add_connection_arguments(parser):
+    parser.add_argument("--url", default=os.environ.get("S01_URL",
+                                                        DEFAULT_URL))
+    parser.add_argument("--user", default=os.environ.get("S01_USER", "mgr"))
+    parser.add_argument(
+        "--password", default=os.environ.get("S01_PASSWORD"),
+        help="default: $S01_PASSWORD, else asked for")
+    parser.add_argument("--timeout", type=float, default=300.0,
+                        help="seconds to wait for one answer")
 
 
 def hash_password_command():

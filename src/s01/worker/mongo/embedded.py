@@ -102,10 +102,14 @@ class EmbeddedMongo:
         out = self._log_file or subprocess.DEVNULL
 
         # Its own session: a Ctrl-C meant for the daemon must not kill the
-        # database before the daemon has stopped using it.
+        # database before the daemon has stopped using it. Our sys.path
+        # goes along: in a buildout, sys.executable is a bare python that
+        # finds SecantusDB only through the path the script set up.
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            p for p in sys.path if p))
         self.process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-            start_new_session=True)
+            env=env, start_new_session=True)
         log.info("embedded mongo starting pid=%s port=%s dir=%s",
                  self.process.pid, self.port, self.data_dir)
         self._wait_until_ready(timeout)

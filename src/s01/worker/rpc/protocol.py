@@ -17,13 +17,16 @@ HTTP rules of the endpoint (``/++skin++Scrapy``):
   same cap before the body is read);
 * a notification, or a batch of notifications only, is answered with
   HTTP 204 and an empty body, also when the method failed;
-* everything else is HTTP 200 with a JSON-RPC response or array.
+* everything else is HTTP 200 with a JSON-RPC response or array; when
+  the database cannot be reached, the call's error is -32002 (Database
+  unavailable), also when that is found only at commit.
 """
 import inspect
 import json
 import logging
 import time
 
+import pymongo.errors
 import transaction.interfaces
 from pyramid.httpexceptions import HTTPMethodNotAllowed
 from pyramid.httpexceptions import HTTPRequestEntityTooLarge
@@ -33,6 +36,7 @@ from pyramid.response import Response
 from s01.worker.exceptions import Forbidden
 from s01.worker.exceptions import InvalidParams
 from s01.worker.exceptions import S01Error
+from s01.worker.exceptions import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +237,15 @@ class Dispatcher:
             if savepoint is not None:
                 savepoint.rollback()
             raise
+        except pymongo.errors.PyMongoError as exc:
+            if savepoint is not None:
+                savepoint.rollback()
+            if not is_outage(exc):
+                log.exception("rpc method failed method=%s", name)
+                raise RPCError(INTERNAL_ERROR) from None
+            log.warning("rpc method failed: database unreachable "
+                        "method=%s error=%s", name, type(exc).__name__)
+            raise store_unavailable(request) from None
         except Exception:
             # The boundary between the protocol and a method: a bug must
             # answer -32603 without leaking its text, and keep serving.
@@ -269,6 +282,33 @@ def jsonrpc_view(request):
         answer = dispatcher.run(payload)
     if answer is None:
         return Response(status=204)
+    return Response(body=encode(answer), content_type="application/json",
+                    charset=None)
+
+
+def is_outage(exc):
+    """True if a pymongo error means the database cannot be reached."""
+    return isinstance(exc, pymongo.errors.ConnectionFailure) or \
+        getattr(exc, "timeout", False)
+
+
+def store_unavailable(request):
+    store = request.mongo
+    return StoreUnavailable("no answer from MongoDB at %s:%s"
+                            % (store.host, store.port))
+
+
+def commit_failed_view(exc, request):
+    """A JSON-RPC error for a database that went away before the commit.
+
+    pyramid_tm renders errors of its commit with exception views; by then
+    the calls have answered, so one error object stands for the request.
+    """
+    log.warning("rpc commit failed: database unreachable error=%s",
+                type(exc).__name__)
+    error = store_unavailable(request)
+    answer = response_for(None, error=error_object(
+        error.code, _message_of(error), error.data))
     return Response(body=encode(answer), content_type="application/json",
                     charset=None)
 

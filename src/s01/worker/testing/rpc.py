@@ -108,3 +108,11 @@ def fail_after_write(request, name):
     manager = request.mongo.data_manager(request.tm)
     manager.insert("counters", {"_id": name, "value": 1})
     raise RuntimeError("failing after a queued write")
+
+
+@jsonrpc_method("queueWrite")
+def queue_write(request, name):
+    """Queue an insert without reading: it reaches Mongo only at commit."""
+    manager = request.mongo.data_manager(request.tm)
+    manager.insert("counters", {"_id": name, "value": 1})
+    return name

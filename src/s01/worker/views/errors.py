@@ -37,11 +37,12 @@ def bad_csrf_token(exc, request):
         "so nothing was done. Reload the page and send it again.")
 
 
-@exception_view_config(pymongo.errors.PyMongoError)
+@exception_view_config(pymongo.errors.ConnectionFailure)
 def database_error(exc, request):
     """A page that needed the database while it was away: 503.
 
-    The JSON-RPC endpoint never gets here; it answers its own errors.
+    JSON-RPC requests get their own answer (``commit_failed_view`` of
+    :mod:`s01.worker.rpc.protocol`, registered for the skin's requests).
     """
     if request.identity is None:
         return challenge(request)
