@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TESTING_INI
 from tests.conftest import Daemon
 
 CHROMIUM = os.environ.get("S01_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -58,10 +57,7 @@ def admin_daemon(tmp_path_factory, package_index, eggs_dir, download_cache,
         "s01.spiders.log_dir": str(workdir / "logs"),
         "s01.spiders.items_dir": str(workdir / "items"),
     }
-    lines = "\n".join("%s = %s" % item for item in settings.items())
-    text = re.sub(r"(?m)^s01\.processor\.autostart = false$", lines,
-                  TESTING_INI.read_text())
-    daemon = Daemon(workdir, ini_text=text).start()
+    daemon = Daemon(workdir, settings=settings).start()
     yield daemon
     daemon.stop()
 
