@@ -127,8 +127,8 @@ def test_pages_fit_a_small_screen(open_tab, screenshots, path):
 
 
 @pytest.mark.slow
-def test_add_the_demo_run_its_spider_and_watch_it(page, docs_server,
-                                                  screenshots):
+def test_add_the_demo_run_its_spider_and_watch_it(page, open_tab,
+                                                  docs_server, screenshots):
     install(page, "s01.demo", "0.17.0")
     shot(page, screenshots, "demo-package")
 
@@ -183,6 +183,14 @@ def test_add_the_demo_run_its_spider_and_watch_it(page, docs_server,
     expect(page.locator("#log-tail")).to_contain_text("Spider closed")
     expect(page.locator("#stats")).to_contain_text("item_scraped_count")
     shot(page, screenshots, "demo-completed")
+
+    # The finished job's page on a phone.
+    phone = open_tab(viewport=PHONE)
+    phone.goto(job_url)
+    expect(phone.locator("#items")).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth <= "
+                          "window.innerWidth")
+    shot(phone, screenshots, "phone-job")
 
     # The whole log.
     page.click("#log-link")

@@ -4,9 +4,11 @@ import threading
 
 import pytest
 import transaction
+from zope.interface.verify import verifyObject
 
 from s01.worker.exceptions import InvalidParams
 from s01.worker.exceptions import JobNotFound
+from s01.worker.interfaces import IJobQueue
 from s01.worker.jobs.queue import job_object_id
 from tests.unit.jobs.conftest import OWNER
 
@@ -353,3 +355,7 @@ def test_list_reads_only_the_fields_asked_for(queue, tm):
                          projection=["jobName"])
     assert set(page[0]) == {"_id", "jobName", "seq", "spiderName",
                             "pkgName"}
+
+
+def test_the_queue_keeps_its_interface(queue):
+    assert verifyObject(IJobQueue, queue)
