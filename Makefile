@@ -25,10 +25,11 @@ check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 	  { echo "s01.worker needs Python 3.11 or newer: set PYTHON=..."; exit 1; }
 
-$(STAMP): setup.py pyproject.toml | check-python
+$(STAMP): setup.py pyproject.toml build-constraints.txt | check-python
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip 'setuptools<82' wheel
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --build-constraint build-constraints.txt \
+	  -e '.[test]'
 	touch $@
 
 install: $(STAMP)
