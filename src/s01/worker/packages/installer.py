@@ -289,14 +289,40 @@ class Installer:
         """A virtualenv with zc.buildout, then ``buildout bootstrap``."""
         python = self.python_path(py)
         venv = os.path.join(target, VENV)
+        # ensurepip runs pip too: it gets the same environment.
         output = [self._run("bootstrap", [python, "-m", "venv", venv],
-                            target, "s01.timeouts.bootstrap", stopping)]
+                            target, "s01.timeouts.bootstrap", stopping,
+                            env=self._pip_env())]
         output.append(self._pip_install_buildout(target, venv, stopping))
         output.append(self._run(
             "bootstrap", [os.path.join(venv, "bin", "buildout"), "-c",
                           WORKER_CFG, "bootstrap"],
-            target, "s01.timeouts.bootstrap", stopping))
+            target, "s01.timeouts.bootstrap", stopping,
+            env=self._pip_env()))
         return "\n".join(text for text in output if text)
+
+    def _pip_env(self, index_url=None):
+        """What pip, ours or the one buildout calls, may read and contact.
+
+        The host's pip configuration (``/etc/pip.conf``, ``PIP_*``) is
+        left out, so an extra index or find-links there never joins an
+        install. With ``index_url``, pip of the buildout step (building
+        develop eggs and sdists, with their build requirements) looks
+        there and in the wheelhouse and find-links folders, not at its
+        default public index.
+
+        Known limitations: pip splits ``PIP_FIND_LINKS`` at whitespace, so
+        a wheelhouse or find-links folder whose path holds a space is not
+        found by the buildout step's pip.
+        """
+        env = {"PIP_CONFIG_FILE": os.devnull,
+               "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
+        if index_url is not None:
+            links = [self.settings["s01.buildout.wheelhouse"]]
+            links += self.settings["s01.buildout.find_links"]
+            env["PIP_INDEX_URL"] = index_url
+            env["PIP_FIND_LINKS"] = " ".join(links)
+        return env
 
     def _pip_install_buildout(self, target, venv, stopping):
         """Install zc.buildout into the venv, offline when we can.
@@ -311,29 +337,31 @@ class Installer:
         os.makedirs(wheelhouse, exist_ok=True)
         offline = pip + ["install", "--no-index", "--find-links",
                          wheelhouse] + requirements
+        env = self._pip_env()
         try:
             return self._run("bootstrap", offline, target,
-                             "s01.timeouts.bootstrap", stopping)
+                             "s01.timeouts.bootstrap", stopping, env=env)
         except StepFailed:
             log.info("wheelhouse lacks buildout; filling it path=%s",
                      wheelhouse)
         self._run("bootstrap", pip + [
             "download", "--dest", wheelhouse, "--index-url",
             self.settings["s01.buildout.index"]] + requirements,
-            target, "s01.timeouts.bootstrap", stopping)
+            target, "s01.timeouts.bootstrap", stopping, env=env)
         return self._run("bootstrap", offline, target,
-                         "s01.timeouts.bootstrap", stopping)
+                         "s01.timeouts.bootstrap", stopping, env=env)
 
     def _buildout(self, target, stopping):
         settings = self.settings
+        index_url = (self.buildout_index.ensure_started()
+                     if self.buildout_index else
+                     settings["s01.buildout.index"])
         options = [
             "buildout:eggs-directory=%s" % settings["s01.buildout.eggs_dir"],
             "buildout:download-cache=%s"
             % settings["s01.buildout.download_cache"],
             "buildout:newest=false",
-            "buildout:index=%s" % (self.buildout_index.ensure_started()
-                                   if self.buildout_index else
-                                   settings["s01.buildout.index"]),
+            "buildout:index=%s" % index_url,
         ]
         if settings["s01.buildout.find_links"]:
             options.append("buildout:find-links=%s" % " ".join(
@@ -343,7 +371,7 @@ class Installer:
         argv = [os.path.join(target, "bin", "buildout"), "-c", WORKER_CFG,
                 "-N"] + options
         return self._run("buildout", argv, target, "s01.timeouts.buildout",
-                         stopping)
+                         stopping, env=self._pip_env(index_url))
 
     def _test(self, target, stopping):
         program = os.path.join(target, "bin", "test")
@@ -358,20 +386,23 @@ class Installer:
             raise StepFailed("list", answer["error"])
         return answer["spiders"], "\n".join(answer["spiders"])
 
-    def _run(self, step, argv, cwd, timeout_key, stopping=None):
-        """Run one program of a step; its output, or StepFailed."""
+    def _run(self, step, argv, cwd, timeout_key, stopping=None, env=None):
+        """Run one program of a step; its output, or StepFailed.
+
+        ``env`` holds variables added to the minimal environment.
+        """
         if stopping is not None and stopping.is_set():
             raise StepFailed(step, "stopped before %s" % step)
         timeout = self.settings[timeout_key]
         try:
-            result = run_program(argv, cwd=cwd, env=program_env(),
+            result = run_program(argv, cwd=cwd, env=program_env(env),
                                  timeout=timeout)
         except OSError as exc:
             raise StepFailed(step, "cannot run %s: %s" % (argv[0], exc)) \
                 from exc
         text = _joined(result.stdout, result.stderr)
         if result.timed_out:
-            raise StepFailed(step, "%s did not finish within %d s (%s) and "
+            raise StepFailed(step, "%s did not finish within %g s (%s) and "
                              "was killed\n%s" % (os.path.basename(argv[0]),
                                                  timeout, timeout_key,
                                                  text[-STEP_TEXT_LIMIT:]))
@@ -400,28 +431,41 @@ class Installer:
     def run_list(self, target):
         """Run ``bin/list`` of an install: ``{code, error, spiders}``.
 
-        Spiders are the stdout lines, blank ones and line ends dropped;
-        stderr (warnings, tracebacks) never becomes a spider. A failing or
-        hanging list answers its exit code (or -1) and all of stderr.
+        Spiders are the stdout lines, blank ones and line ends (``\n`` or
+        ``\r\n``) dropped; stderr (warnings, tracebacks) never becomes a
+        spider. A list that fails answers its exit code and, as the error,
+        all it wrote to stderr, the traceback whole. A list that hangs is
+        killed with everything it started and answers code -1. A list
+        that exits 0 but names no spider answers code -1 too: a package
+        without spiders is taken for a broken one (its spider modules did
+        not load, or a setting sent the names elsewhere), so ``addPackage``
+        refuses it at step ``list`` and ``listSpiders`` reports the same.
         """
         program = os.path.join(target, "bin", "list")
+        timeout = self.settings["s01.timeouts.list"]
         try:
             result = run_program([program], cwd=target, env=program_env(),
-                                 timeout=self.settings["s01.timeouts.list"])
+                                 timeout=timeout)
         except OSError as exc:
             return {"code": -1, "error": "cannot run %s: %s" % (program,
                                                                exc),
                     "spiders": []}
+
         if result.timed_out:
             return {"code": -1, "spiders": [], "error": (
-                "bin/list did not finish within %d s and was killed\n%s"
-                % (self.settings["s01.timeouts.list"], result.stderr))}
+                "bin/list did not finish within %g s (s01.timeouts.list) "
+                "and was killed\n%s" % (timeout, result.stderr)).rstrip()}
         if result.returncode != 0:
-            return {"code": result.returncode, "spiders": [],
-                    "error": result.stderr or result.stdout or
-                    "bin/list exited with code %d" % result.returncode}
+            return {"code": result.returncode, "spiders": [], "error": (
+                "bin/list exited with code %d\n%s" % (
+                    result.returncode, result.stderr or result.stdout))
+                .rstrip()}
         spiders = [line.strip() for line in result.stdout.splitlines()
                    if line.strip()]
+        if not spiders:
+            return {"code": -1, "spiders": [], "error": (
+                "bin/list exited with code 0 but named no spider\n%s"
+                % result.stderr).rstrip()}
         return {"code": 0, "error": None, "spiders": spiders}
 
     # Removing.
