@@ -33,13 +33,17 @@ package at once get one install and one duplicate error.
 """
 import contextlib
 import fcntl
+import functools
+import glob
 import logging
 import os
 import shutil
 import sys
 import tempfile
 import threading
+import time
 
+import packaging.version
 import transaction
 from zope.interface import implementer
 
@@ -286,19 +290,25 @@ class Installer:
         log.warning("leftover install removed path=%s", target)
 
     def _bootstrap(self, target, py, stopping):
-        """A virtualenv with zc.buildout, then ``buildout bootstrap``."""
-        python = self.python_path(py)
+        """A virtualenv with zc.buildout, then ``buildout bootstrap``.
+
+        ``s01.timeouts.bootstrap`` bounds the whole step, every program
+        of it together.
+        """
+        deadline = time.monotonic() + self.settings["s01.timeouts.bootstrap"]
+        run = functools.partial(
+            self._run, "bootstrap", cwd=target,
+            timeout_key="s01.timeouts.bootstrap", stopping=stopping,
+            env=self._pip_env(), deadline=deadline)
         venv = os.path.join(target, VENV)
-        # ensurepip runs pip too: it gets the same environment.
-        output = [self._run("bootstrap", [python, "-m", "venv", venv],
-                            target, "s01.timeouts.bootstrap", stopping,
-                            env=self._pip_env())]
-        output.append(self._pip_install_buildout(target, venv, stopping))
-        output.append(self._run(
-            "bootstrap", [os.path.join(venv, "bin", "buildout"), "-c",
-                          WORKER_CFG, "bootstrap"],
-            target, "s01.timeouts.bootstrap", stopping,
-            env=self._pip_env()))
+
+        # No pip from ensurepip (seconds of work): the wheelhouse's pip
+        # puts itself and zc.buildout into the venv.
+        output = [run([self.python_path(py), "-m", "venv", "--without-pip",
+                       venv])]
+        output.append(self._pip_install_buildout(run, venv))
+        output.append(run([os.path.join(venv, "bin", "buildout"), "-c",
+                           WORKER_CFG, "bootstrap"]))
         return "\n".join(text for text in output if text)
 
     def _pip_env(self, index_url=None):
@@ -324,32 +334,39 @@ class Installer:
             env["PIP_FIND_LINKS"] = " ".join(links)
         return env
 
-    def _pip_install_buildout(self, target, venv, stopping):
-        """Install zc.buildout into the venv, offline when we can.
+    def _pip_install_buildout(self, run, venv):
+        """Install pip and zc.buildout into the venv, offline when we can.
 
-        The wheels come from the shared wheelhouse; only when it lacks
-        them does pip fill it from the index, once for every install.
+        The wheels, pip's own included, come from the shared wheelhouse;
+        only when it lacks them does the python's bundled pip fill it from
+        ``s01.buildout.index``, once for every later install.
         """
-        pip = [os.path.join(venv, "bin", "python"), "-m", "pip",
-               "--disable-pip-version-check", "--no-input"]
+        python = os.path.join(venv, "bin", "python")
         wheelhouse = self.settings["s01.buildout.wheelhouse"]
-        requirements = self.settings["s01.buildout.requirements"]
+        # pip too: the venv has none, and buildout runs it.
+        wanted = self.settings["s01.buildout.requirements"] + ["pip"]
         os.makedirs(wheelhouse, exist_ok=True)
-        offline = pip + ["install", "--no-index", "--find-links",
-                         wheelhouse] + requirements
-        env = self._pip_env()
-        try:
-            return self._run("bootstrap", offline, target,
-                             "s01.timeouts.bootstrap", stopping, env=env)
-        except StepFailed:
-            log.info("wheelhouse lacks buildout; filling it path=%s",
-                     wheelhouse)
-        self._run("bootstrap", pip + [
-            "download", "--dest", wheelhouse, "--index-url",
-            self.settings["s01.buildout.index"]] + requirements,
-            target, "s01.timeouts.bootstrap", stopping, env=env)
-        return self._run("bootstrap", offline, target,
-                         "s01.timeouts.bootstrap", stopping, env=env)
+        install = ["install", "--no-index", "--find-links", wheelhouse] + \
+            wanted
+
+        pip_wheel = _newest_pip_wheel(wheelhouse)
+        if pip_wheel is not None:
+            try:
+                return run([python, os.path.join(pip_wheel, "pip")] +
+                           install)
+            except StepFailed as exc:
+                log.info("wheelhouse install failed; filling it path=%s "
+                         "error=%s", wheelhouse, _last_line(exc))
+        else:
+            log.info("wheelhouse has no pip; filling it path=%s", wheelhouse)
+
+        # A cold wheelhouse, or one this python's pip cannot use as is.
+        output = [run([python, "-m", "ensurepip"])]
+        output.append(run([python, "-m", "pip", "download", "--dest",
+                           wheelhouse, "--index-url",
+                           self.settings["s01.buildout.index"]] + wanted))
+        output.append(run([python, "-m", "pip"] + install))
+        return "\n".join(text for text in output if text)
 
     def _buildout(self, target, stopping):
         settings = self.settings
@@ -386,31 +403,41 @@ class Installer:
             raise StepFailed("list", answer["error"])
         return answer["spiders"], "\n".join(answer["spiders"])
 
-    def _run(self, step, argv, cwd, timeout_key, stopping=None, env=None):
+    def _run(self, step, argv, cwd, timeout_key, stopping=None, env=None,
+             deadline=None):
         """Run one program of a step; its output, or StepFailed.
 
-        ``env`` holds variables added to the minimal environment.
+        ``env`` holds variables added to the minimal environment. The
+        program gets the time that ``timeout_key`` gives the step, or
+        what is left of it until ``deadline``.
         """
         if stopping is not None and stopping.is_set():
             raise StepFailed(step, "stopped before %s" % step)
-        timeout = self.settings[timeout_key]
+        budget = self.settings[timeout_key]
+        timeout = budget if deadline is None else \
+            deadline - time.monotonic()
+        program = _program_name(argv)
+        if timeout <= 0:
+            raise StepFailed(step, "%s did not finish within %g s (%s); "
+                             "no time was left for %s"
+                             % (step, budget, timeout_key, program))
         try:
             result = run_program(argv, cwd=cwd, env=program_env(env),
                                  timeout=timeout)
         except OSError as exc:
             raise StepFailed(step, "cannot run %s: %s" % (argv[0], exc)) \
                 from exc
-        text = _joined(result.stdout, result.stderr)
+
+        text = _joined(result.stdout, result.stderr)[-STEP_TEXT_LIMIT:]
         if result.timed_out:
-            raise StepFailed(step, "%s did not finish within %g s (%s) and "
-                             "was killed\n%s" % (os.path.basename(argv[0]),
-                                                 timeout, timeout_key,
-                                                 text[-STEP_TEXT_LIMIT:]))
+            raise StepFailed(step, "%s did not finish within %g s (%s); "
+                             "%s was killed\n%s" % (step, budget,
+                                                    timeout_key, program,
+                                                    text))
         if result.returncode != 0:
             raise StepFailed(step, "%s exited with code %d\n%s" % (
-                os.path.basename(argv[0]), result.returncode,
-                text[-STEP_TEXT_LIMIT:]))
-        return text[-STEP_TEXT_LIMIT:]
+                program, result.returncode, text))
+        return text
 
     def python_path(self, py):
         """The interpreter of a python key."""
@@ -512,6 +539,27 @@ class Installer:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _program_name(argv):
+    """A program as a person knows it: ``pip`` for ``python -m pip``."""
+    if len(argv) > 2 and argv[1] == "-m":
+        return argv[2]
+    return os.path.basename(argv[0])
+
+
+def _newest_pip_wheel(folder):
+    """The path of the newest pip wheel in ``folder``, or None."""
+    found = []
+    for path in glob.glob(os.path.join(glob.escape(folder),
+                                       "pip-*-py3-none-any.whl")):
+        try:
+            version = packaging.version.Version(
+                os.path.basename(path).split("-")[1])
+        except packaging.version.InvalidVersion:
+            continue
+        found.append((version, path))
+    return max(found)[1] if found else None
 
 
 def _joined(stdout, stderr):
