@@ -321,9 +321,19 @@ class Installer:
         there and in the wheelhouse and find-links folders, not at its
         default public index.
 
+        Develop eggs are built in setuptools' ``strict`` editable mode: its
+        ``.pth`` names a folder, which zc.buildout puts on the scripts'
+        path. The default mode's ``.pth`` holds an import hook instead,
+        which generated scripts never run, so a flat-layout package whose
+        name has no dot (``myspiders``, ``demo_pkg-2``) could not import
+        its own modules from ``bin/list``.
+
         Known limitations: pip splits ``PIP_FIND_LINKS`` at whitespace, so
         a wheelhouse or find-links folder whose path holds a space is not
-        found by the buildout step's pip.
+        found by the buildout step's pip. The editable mode goes to every
+        build the buildout makes; a dependency built from an sdist by a
+        backend that refuses unknown settings would fail (setuptools,
+        hatchling and flit ignore it).
         """
         env = {"PIP_CONFIG_FILE": os.devnull,
                "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
@@ -332,6 +342,7 @@ class Installer:
             links += self.settings["s01.buildout.find_links"]
             env["PIP_INDEX_URL"] = index_url
             env["PIP_FIND_LINKS"] = " ".join(links)
+            env["PIP_CONFIG_SETTINGS"] = "editable_mode=strict"
         return env
 
     def _pip_install_buildout(self, run, venv):
