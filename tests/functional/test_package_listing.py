@@ -20,6 +20,7 @@ import webtest
 from s01.worker.interfaces import IPackageRegistry
 from s01.worker.root import scrapyRoot
 from tests.conftest import RPC
+from tests.conftest import processes_naming
 
 pytestmark = pytest.mark.slow
 
@@ -48,24 +49,6 @@ def rpc(app):
 def target_of(settings, version):
     return os.path.join(settings["s01.packages.dir"], PROBE, version,
                         scrapyRoot.defaultPythonVersion)
-
-
-def processes_naming(text):
-    """Pids of live processes whose command line holds ``text``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % entry, "rb") as f:
-                cmdline = f.read()
-            with open("/proc/%s/stat" % entry) as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if text.encode() in cmdline and state != "Z":
-            found.append(int(entry))
-    return found
 
 
 def assert_whole_traceback(error):

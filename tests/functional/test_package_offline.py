@@ -19,6 +19,7 @@ from s01.worker.root import scrapyRoot
 from s01.worker.testing.index import IndexServer
 from s01.worker.testing.proxy import RecordingProxy
 from tests.conftest import RPC
+from tests.conftest import processes_naming
 
 BOOTSTRAP_TIMEOUT = 5
 KILL_SLACK = 10
@@ -43,23 +44,6 @@ def hanging_index(tmp_path):
     with IndexServer(tmp_path / "hanging") as server:
         server.mode = "hang"
         yield server
-
-
-def processes_naming(text):
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % entry, "rb") as f:
-                cmdline = f.read()
-            with open("/proc/%s/stat" % entry) as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if text.encode() in cmdline and state != "Z":
-            found.append(int(entry))
-    return found
 
 
 def assert_nothing_installed(app, settings):
@@ -166,7 +150,7 @@ def test_a_hung_bootstrap_is_killed_and_the_processor_goes_on(
     assert output["steps"][-1]["step"] == "bootstrap"
     assert output["error"].startswith(
         "bootstrap did not finish within %d s (s01.timeouts.bootstrap); "
-        "pip was killed\n" % BOOTSTRAP_TIMEOUT)
+        "pip was killed" % BOOTSTRAP_TIMEOUT)
     assert processes_naming(target) == []
     assert_nothing_installed(app, settings)
     assert proxy.requests == []

@@ -11,14 +11,18 @@ import re
 import time
 import uuid
 
+import pymongo
 import pytest
 import requests
+import webtest
 
 from s01.worker.client import JSONRPCProxy
 from s01.worker.interfaces import IPackageRegistry
 from s01.worker.root import scrapyRoot
 from tests.conftest import TESTING_INI
+from tests.conftest import RPC
 from tests.conftest import Daemon
+from tests.conftest import processes_naming
 
 pytestmark = pytest.mark.slow
 
@@ -106,6 +110,7 @@ def slow_daemon(tmp_path, package_settings, mongo_uri):
         "s01.mongo.database": "test_%s" % uuid.uuid4().hex[:12],
     })
     daemon = Daemon(tmp_path, ini_text=ini_with(settings)).start()
+    daemon.database = settings["s01.mongo.database"]
     yield daemon
     daemon.stop()
 
@@ -156,3 +161,60 @@ def test_an_install_its_client_gave_up_on_finishes_on_its_own(
     again = proxy.addPackage("slow.pkg", "1.0", None, None, False)
     assert again["status"] is False
     assert again["error"] == "Duplicated Package found at: %s" % target
+
+
+def test_a_daemon_stopped_during_an_install_rolls_it_back(
+        slow_daemon, package_settings, mongo_uri):
+    """(d) when the daemon goes instead of the client: a clean stop."""
+    target = os.path.join(package_settings["s01.packages.dir"], "slow.pkg",
+                          "1.0", scrapyRoot.defaultPythonVersion)
+    impatient = JSONRPCProxy(slow_daemon.rpc_url, "mgr", "mgrpw",
+                             timeout=1)
+    with pytest.raises(requests.Timeout):
+        impatient.addPackage("slow.pkg", "1.0", None, None, False)
+
+    # Stop it while buildout builds the package's develop egg.
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while not os.path.exists(os.path.join(target, "build-slept")):
+        assert time.monotonic() < deadline, slow_daemon.log()[-3000:]
+        time.sleep(0.1)
+    assert processes_naming(target)
+    assert slow_daemon.stop() == 0
+
+    # No program goes on writing there, and nothing is left.
+    assert processes_naming(target) == []
+    assert not os.path.exists(os.path.dirname(os.path.dirname(target)))
+    records = pymongo.MongoClient(mongo_uri)[slow_daemon.database].packages
+    assert records.count_documents({}) == 0
+    assert "install failed name=slow.pkg version=1.0" in slow_daemon.log()
+
+
+def test_a_cancelled_install_job_ends_its_programs_and_rolls_back(
+        make_app, package_settings):
+    app = make_app(**dict(package_settings, **{
+        "s01.processor.poll_interval": "0.2"}))
+    rpc = RPC(webtest.TestApp(app))
+    target = os.path.join(package_settings["s01.packages.dir"], "slow.pkg",
+                          "1.0", scrapyRoot.defaultPythonVersion)
+    assert rpc("startProcessor") is True
+    job_id = rpc("startAddPackage", "slow.pkg", "1.0", None, None, False)
+
+    # Cancel it while buildout builds the package's develop egg.
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while not os.path.exists(os.path.join(target, "build-slept")):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert rpc("cancelJob", job_id) == "processing"
+    deadline = time.monotonic() + 30
+    while rpc("getJobStatus", job_id) != "cancelled":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+    job = rpc("getJob", job_id)
+    assert job["output"]["steps"][-1] == {
+        "step": "buildout", "msg": job["output"]["error"]}
+    assert job["output"]["error"].startswith(
+        "stopped during buildout; buildout was ended")
+    assert processes_naming(target) == []
+    assert not os.path.exists(os.path.dirname(os.path.dirname(target)))
+    assert app.registry.getUtility(IPackageRegistry).list() == []

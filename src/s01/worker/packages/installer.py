@@ -117,6 +117,10 @@ class Installer:
         self.staging_dir = settings["s01.packages.staging_dir"]
         self._locks = {}
         self._locks_guard = threading.Lock()
+        # Installs running now, and the daemon's stop (see ``shutdown``).
+        self._active = 0
+        self._idle = threading.Condition()
+        self._shutdown = threading.Event()
 
     # Checking what callers give.
 
@@ -160,7 +164,8 @@ class Installer:
         name, version, py = self.check(name, version, py)
         md5 = check_md5(md5)
         steps = Steps("install")
-        with self._release_lock(name, version, py):
+        stopping = _EitherEvent(stopping, self._shutdown)
+        with self._counted(), self._release_lock(name, version, py):
             try:
                 spiders = self._install(steps, name, version, py, md5,
                                         bool(testing), stopping)
@@ -169,6 +174,31 @@ class Installer:
             except (S01Error, OSError) as exc:
                 raise InstallFailed(steps, exc) from exc
         return steps, spiders
+
+    def shutdown(self, timeout=30.0):
+        """Stop the installs running now; wait until they have rolled back.
+
+        Their programs get SIGTERM, then SIGKILL after run_program's grace;
+        each install then fails and removes its folder. Installs asked
+        for afterwards fail before their first program. Returns whether
+        all ended within ``timeout`` seconds.
+        """
+        self._shutdown.set()
+        with self._idle:
+            if self._active:
+                log.info("installer stopping active=%d", self._active)
+            return self._idle.wait_for(lambda: self._active == 0, timeout)
+
+    @contextlib.contextmanager
+    def _counted(self):
+        with self._idle:
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
 
     def _install(self, steps, name, version, py, md5, testing, stopping):
         target = self.target_of(name, version, py)
@@ -434,20 +464,23 @@ class Installer:
                              % (step, budget, timeout_key, program))
         try:
             result = run_program(argv, cwd=cwd, env=program_env(env),
-                                 timeout=timeout)
+                                 timeout=timeout, stopping=stopping)
         except OSError as exc:
             raise StepFailed(step, "cannot run %s: %s" % (argv[0], exc)) \
                 from exc
 
         text = _joined(result.stdout, result.stderr)[-STEP_TEXT_LIMIT:]
+        if result.stopped:
+            raise StepFailed(step, ("stopped during %s; %s was ended\n%s" % (
+                step, program, text)).rstrip())
         if result.timed_out:
-            raise StepFailed(step, "%s did not finish within %g s (%s); "
-                             "%s was killed\n%s" % (step, budget,
-                                                    timeout_key, program,
-                                                    text))
+            raise StepFailed(step, ("%s did not finish within %g s (%s); "
+                                    "%s was killed\n%s" % (
+                                        step, budget, timeout_key, program,
+                                        text)).rstrip())
         if result.returncode != 0:
-            raise StepFailed(step, "%s exited with code %d\n%s" % (
-                program, result.returncode, text))
+            raise StepFailed(step, ("%s exited with code %d\n%s" % (
+                program, result.returncode, text)).rstrip())
         return text
 
     def python_path(self, py):
@@ -550,6 +583,16 @@ class Installer:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class _EitherEvent:
+    """Set when either of two events (the first may be None) is set."""
+
+    def __init__(self, first, second):
+        self.events = [e for e in (first, second) if e is not None]
+
+    def is_set(self):
+        return any(event.is_set() for event in self.events)
 
 
 def _program_name(argv):
