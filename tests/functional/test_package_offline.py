@@ -6,6 +6,7 @@ loopback through a proxy that refuses it and writes it down
 can assert. The package is the fake ``demo.pkg`` 1.0 of the test index.
 """
 import os
+import re
 import time
 
 import pytest
@@ -54,22 +55,33 @@ def assert_nothing_installed(app, settings):
 
 @pytest.mark.slow
 def test_an_install_contacts_no_host_but_the_configured_ones(
-        proxy, make_app, package_settings, package_index):
-    """(a): the test index, the shared eggs and the wheelhouse suffice."""
+        proxy, make_app, package_settings, package_index, tmp_path,
+        monkeypatch):
+    """(a): the test index, the shared eggs and the wheelhouse suffice.
+
+    The user's pip configuration names another index and find-links
+    folder; they must not join the install.
+    """
     settings = dict(package_settings, **{
         "s01.buildout.index": package_index.simple_url})
+    home = tmp_path / "home"
+    (home / ".config" / "pip").mkdir(parents=True)
+    (home / ".config" / "pip" / "pip.conf").write_text(
+        "[global]\nextra-index-url = http://pypi.invalid/simple/\n"
+        "find-links = http://links.invalid/\n")
+    monkeypatch.setenv("HOME", str(home))
     rpc = RPC(webtest.TestApp(make_app(**settings)))
     answer = rpc("addPackage", "demo.pkg", "1.0", None, None, False)
     assert answer["error"] is None, answer["steps"][-1]
     assert answer["status"] is True
     assert proxy.requests == []
 
-    # pip looked only where the daemon told it, whatever the host's pip
-    # configuration says.
+    # pip looked only where the daemon told it.
     bootstrap = next(step["msg"] for step in answer["steps"]
                      if step["step"] == "bootstrap")
-    assert "Looking in links: %s\n" % settings["s01.buildout.wheelhouse"] \
-        in bootstrap
+    links = re.search(r"Looking in links: (.*)\n", bootstrap).group(1)
+    assert set(links.split(", ")) == {settings["s01.buildout.wheelhouse"],
+                                      settings["s01.buildout.find_links"]}
     assert all(path.startswith(("/simple/", "/files/"))
                for path in package_index.request_log)
 

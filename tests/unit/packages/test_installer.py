@@ -168,18 +168,16 @@ def test_a_failing_program_is_named_as_a_person_knows_it(installer,
     assert str(info.value).startswith("pip exited with code ")
 
 
-def test_pip_of_the_buildout_step_sees_only_our_places(installer, tmp_path):
-    env = installer._pip_env("http://127.0.0.1:1/simple/")
-    assert env == {
-        "PIP_CONFIG_FILE": os.devnull,
+def test_pip_looks_only_at_our_index_and_folders(installer, tmp_path):
+    assert installer._pip_env("http://127.0.0.1:1/simple/") == {
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         "PIP_NO_INPUT": "1",
         "PIP_INDEX_URL": "http://127.0.0.1:1/simple/",
+        "PIP_EXTRA_INDEX_URL": "http://127.0.0.1:1/simple/",
         "PIP_FIND_LINKS": "%s %s" % (tmp_path / "wheelhouse",
                                      tmp_path / "links"),
         "PIP_CONFIG_SETTINGS": "editable_mode=strict",
     }
-    assert "PIP_INDEX_URL" not in installer._pip_env()
 
 
 def test_program_names():

@@ -329,7 +329,8 @@ class Installer:
         run = functools.partial(
             self._run, "bootstrap", cwd=target,
             timeout_key="s01.timeouts.bootstrap", stopping=stopping,
-            env=self._pip_env(), deadline=deadline)
+            env=self._pip_env(self.settings["s01.buildout.index"]),
+            deadline=deadline)
         venv = os.path.join(target, VENV)
 
         # No pip from ensurepip (seconds of work): the wheelhouse's pip
@@ -341,15 +342,17 @@ class Installer:
                            WORKER_CFG, "bootstrap"]))
         return "\n".join(text for text in output if text)
 
-    def _pip_env(self, index_url=None):
-        """What pip, ours or the one buildout calls, may read and contact.
+    def _pip_env(self, index_url):
+        """Where pip, ours or the one buildout calls, may look.
 
-        The host's pip configuration (``/etc/pip.conf``, ``PIP_*``) is
-        left out, so an extra index or find-links there never joins an
-        install. With ``index_url``, pip of the buildout step (building
-        develop eggs and sdists, with their build requirements) looks
-        there and in the wheelhouse and find-links folders, not at its
-        default public index.
+        pip looks at ``index_url`` and at the wheelhouse and find-links
+        folders only: these variables replace the indexes and find-links
+        of the host's pip configuration (``/etc/pip.conf`` and the like),
+        so nothing configured there for other uses joins an install. The
+        rest of that configuration (certificates, proxies, timeouts)
+        still applies: the network may need it. pip of the buildout step
+        (building develop eggs and sdists, with their build requirements)
+        thus never falls back on its default public index either.
 
         Develop eggs are built in setuptools' ``strict`` editable mode: its
         ``.pth`` names a folder, which zc.buildout puts on the scripts'
@@ -360,20 +363,22 @@ class Installer:
 
         Known limitations: pip splits ``PIP_FIND_LINKS`` at whitespace, so
         a wheelhouse or find-links folder whose path holds a space is not
-        found by the buildout step's pip. The editable mode goes to every
-        build the buildout makes; a dependency built from an sdist by a
-        backend that refuses unknown settings would fail (setuptools,
-        hatchling and flit ignore it).
+        found this way. The editable mode goes to every build the
+        buildout makes; a dependency built from an sdist by a backend that
+        refuses unknown settings would fail (setuptools, hatchling and flit
+        ignore it).
         """
-        env = {"PIP_CONFIG_FILE": os.devnull,
-               "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
-        if index_url is not None:
-            links = [self.settings["s01.buildout.wheelhouse"]]
-            links += self.settings["s01.buildout.find_links"]
-            env["PIP_INDEX_URL"] = index_url
-            env["PIP_FIND_LINKS"] = " ".join(links)
-            env["PIP_CONFIG_SETTINGS"] = "editable_mode=strict"
-        return env
+        links = [self.settings["s01.buildout.wheelhouse"]]
+        links += self.settings["s01.buildout.find_links"]
+        return {
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PIP_NO_INPUT": "1",
+            "PIP_INDEX_URL": index_url,
+            # An empty value would be ignored; the same index again is not.
+            "PIP_EXTRA_INDEX_URL": index_url,
+            "PIP_FIND_LINKS": " ".join(links),
+            "PIP_CONFIG_SETTINGS": "editable_mode=strict",
+        }
 
     def _pip_install_buildout(self, run, venv):
         """Install pip and zc.buildout into the venv, offline when we can.
