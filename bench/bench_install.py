@@ -37,6 +37,8 @@ from s01.worker.testing.sdists import build_recipe_sdist
 ROOT = Path(__file__).resolve().parents[1]
 DEVELOPMENT_INI = ROOT / "development.ini"
 VERSIONS = ("0.16.2", "0.17.0")
+STEPS = ("fetch", "download", "unpack", "unpack move", "bootstrap",
+         "buildout", "test", "list", "ensureScrapyPackage")
 
 
 class StepTimes(logging.Handler):
@@ -51,8 +53,9 @@ class StepTimes(logging.Handler):
         self.marks = []
 
     def emit(self, record):
-        self.marks.append((record.getMessage().split(":", 1)[0],
-                           record.created))
+        step = record.getMessage().split(":", 1)[0]
+        if step in STEPS:
+            self.marks.append((step, record.created))
 
     def seconds(self, started):
         times = {}
