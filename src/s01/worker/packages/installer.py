@@ -18,18 +18,23 @@ result as ``{step, msg}`` and logged::
 What a failure leaves: nothing. Any step that fails ends the install with
 ``status`` False, the failing step's name and message as the last step,
 and the error; the install folder and the staging folder are removed and
-no record is written. An install that was killed half-way (the daemon
-died) leaves its folder with an ``.s01-installing`` mark and no record;
-the next install of the same release finds the mark and clears the folder
-first, so there is never a folder that looks installed without a record.
-A record is written last, and removed first, so a record always means a
-working install.
+no record is written. A job's install stops with its job (cancel,
+shutdown), and a daemon that stops ends the installs of its calls
+(:meth:`Installer.shutdown`); both roll back the same way. An install
+that was killed half-way (the daemon died) leaves its folder with an
+``.s01-installing`` mark and no record; the next install of the same
+release finds the mark and clears the folder first, so there is never a
+folder that looks installed without a record. A record is written last,
+and removed first, so a record always means a working install.
 
 Every external program runs through :func:`~s01.worker.packages.process.
-run_program`: an argument list, a timeout per step, its own process
-group, killed whole when time is up. Installs of one release wait for
-each other (a lock file per release), so two callers adding the same
-package at once get one install and one duplicate error.
+run_program`: an argument list, its own process group, killed whole when
+its step's time (``s01.timeouts.<step>``, shared by all the programs of
+the step) is up. pip, in the bootstrap and in buildout, sees only the
+configured index and the local folders (see ``_pip_env``). Installs of
+one release wait for each other (a lock file per release), so two
+callers adding the same package at once get one install and one
+duplicate error.
 """
 import contextlib
 import fcntl
