@@ -1,7 +1,7 @@
 """Failed or abandoned installs leave no residue (C10).
 
 ``demo.pkg`` 1.0 and ``slow.pkg`` 1.0 are fake spider packages on the
-local test index (tests/fixtures/daemon.py); ``slow.pkg`` spends 20 s
+local test index (tests/fixtures/daemon.py); ``slow.pkg`` spends 15 s
 more in its buildout. The abandoned install runs in a real daemon, since
 only a real HTTP client can give up on a call.
 """

@@ -512,8 +512,8 @@ class Installer:
     def run_list(self, target):
         """Run ``bin/list`` of an install: ``{code, error, spiders}``.
 
-        Spiders are the stdout lines, blank ones and line ends (``\n`` or
-        ``\r\n``) dropped; stderr (warnings, tracebacks) never becomes a
+        Spiders are the stdout lines, blank ones and line ends (LF or
+        CRLF) dropped; stderr (warnings, tracebacks) never becomes a
         spider. A list that fails answers its exit code and, as the error,
         all it wrote to stderr, the traceback whole. A list that hangs is
         killed with everything it started and answers code -1. A list

@@ -29,7 +29,7 @@ Like the real ``bin/crawl`` it takes ``--logfile``, ``--items`` and
 ``noisy``
     a DeprecationWarning on stderr, then the names, one a line;
 ``crlf``
-    the names with ``\r\n`` line ends, then an empty ``\r\n`` line;
+    the names with CRLF line ends, then an empty line (CRLF too);
 ``traceback``
     a 30-line traceback ending in ``ImportError: No module named foo`` on
     stderr, and exit code 1;
