@@ -59,6 +59,25 @@ MGR = basic_auth("mgr", "mgrpw")
 VIEWER = basic_auth("viewer", "viewerpw")
 
 
+def processes_naming(text):
+    """Pids of live processes whose command line holds ``text``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                cmdline = f.read()
+            with open("/proc/%s/stat" % entry) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            # Gone while we looked.
+            continue
+        if text.encode() in cmdline and state != "Z":
+            found.append(int(entry))
+    return found
+
+
 @pytest.fixture(scope="session")
 def output_dir():
     OUTPUT.mkdir(parents=True, exist_ok=True)

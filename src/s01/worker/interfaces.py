@@ -94,13 +94,28 @@ class IInstaller(Interface):
 
     def install(name, version, py=None, md5=None, testing=False,
                 stopping=None):
-        """Install a release from the index; return the result."""
+        """Install a release from the index; return the result.
+
+        Setting ``stopping`` ends the running program of the install and
+        fails it (the install rolls back).
+        """
 
     def remove(name, version, py=None):
         """Remove an install; return the result."""
 
     def list_spiders(name, version, py=None):
-        """Run the install's ``bin/list``: ``{code, error, spiders}``."""
+        """Run the install's ``bin/list``: ``{code, error, spiders}``.
+
+        ``code`` is 0 with the spider names, one per line of its stdout;
+        otherwise the exit code of a failed list (the error holds its
+        stderr whole), or -1 for a list that hung, could not start or
+        named no spider at all. ``install`` fails at step ``list`` in
+        exactly those cases.
+        """
+
+    def shutdown(timeout=30.0):
+        """Stop the running installs (they roll back) and any new ones;
+        return whether all ended within ``timeout`` seconds."""
 
 
 class ISpiderRunner(Interface):

@@ -87,6 +87,16 @@ def test_check_python_key_refuses_unknown_keys(value):
     assert str(info.value).startswith("pyVersion: ")
 
 
+@pytest.mark.parametrize("key", ["", ".", "..", "../x", "a/b", "a\\b",
+                                 "a\x00b", "/usr"])
+def test_check_python_key_refuses_a_configured_key_unfit_for_a_path(key):
+    # Code may add keys to scrapyRoot.pythonVersions at run time, past
+    # the start-up check of the ini's keys (C07).
+    with pytest.raises(InvalidParams) as info:
+        names.check_python_key(key, "3.11", {key: "/usr/bin/python3"})
+    assert str(info.value).startswith("pyVersion: ")
+
+
 def test_check_python_key_message_lists_the_known_keys():
     with pytest.raises(InvalidParams) as info:
         names.check_python_key("/etc", "3.11", ["2.7"])

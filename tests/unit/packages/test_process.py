@@ -204,6 +204,45 @@ def test_a_caller_exception_leaves_no_grandchild(monkeypatch, tmp_path):
     assert not alive(int(pidfile.read_text()))
 
 
+def test_a_set_stopping_event_ends_the_whole_group(tmp_path):
+    pidfile = tmp_path / "pid"
+    stopping = threading.Event()
+    threading.Timer(0.3, stopping.set).start()
+    started = time.monotonic()
+    result = run_program(["sh", "-c", "sleep 100 & echo $! > %s; sleep 100"
+                          % pidfile], timeout=30, grace=1,
+                         stopping=stopping)
+    assert time.monotonic() - started < 3
+    assert (result.stopped, result.timed_out) == (True, False)
+    assert result.returncode < 0
+    assert not alive(int(pidfile.read_text()))
+
+
+def test_a_program_ending_before_the_stop_is_not_stopped():
+    result = run_program(["true"], timeout=5, stopping=threading.Event())
+    assert (result.returncode, result.stopped) == (0, False)
+
+
+def test_end_all_programs_kills_every_running_group(tmp_path):
+    pidfile = tmp_path / "pid"
+    results = []
+    runner = threading.Thread(target=lambda: results.append(run_program(
+        ["sh", "-c", "sleep 100 & echo $! > %s; sleep 100" % pidfile],
+        timeout=30)))
+    runner.start()
+    deadline = time.monotonic() + 10
+    while not (pidfile.exists() and pidfile.read_text().strip()):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+    assert process.end_all_programs() == 1
+    runner.join(10)
+    (result,) = results
+    assert result.returncode == -9
+    assert not alive(int(pidfile.read_text()))
+    assert process.end_all_programs() == 0
+
+
 def test_many_runs_leave_no_zombies():
     for _ in range(20):
         run_program(["sh", "-c", "sleep 0.01 & echo hi"], timeout=5)

@@ -21,7 +21,9 @@ from s01.worker.interfaces import IInstaller
 from s01.worker.interfaces import IJobQueue
 from s01.worker.interfaces import IMongoStore
 from s01.worker.interfaces import IPackageRegistry
+from s01.worker.interfaces import IProcessor
 from s01.worker.interfaces import ISpiderRunner
+from s01.worker.packages.process import end_all_programs
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,12 @@ def includeme(config):
     registry.registerUtility(runner, ISpiderRunner)
     atexit.register(runner.stop_servers)
 
+    # At exit, once the processor has stopped its jobs (their programs
+    # end with them), the installs of RPC calls roll back, and no install
+    # program goes on without its daemon.
+    atexit.register(_stop_installs, registry.getUtility(IProcessor),
+                    installer)
+
     config.add_request_method(_utility(IInstaller), "installer", reify=True)
     config.add_request_method(_utility(IPackageRegistry), "packages",
                               reify=True)
@@ -77,6 +85,12 @@ def includeme(config):
     config.add_job_handler("AddPackage", jobs.add_package)
     config.add_job_handler("RunSpider", jobs.run_spider)
     config.add_job_handler("SyncPackages", jobs.sync_packages)
+
+
+def _stop_installs(processor, installer):
+    processor.stop()
+    installer.shutdown()
+    end_all_programs()
 
 
 def _utility(iface):

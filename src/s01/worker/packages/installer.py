@@ -18,28 +18,37 @@ result as ``{step, msg}`` and logged::
 What a failure leaves: nothing. Any step that fails ends the install with
 ``status`` False, the failing step's name and message as the last step,
 and the error; the install folder and the staging folder are removed and
-no record is written. An install that was killed half-way (the daemon
-died) leaves its folder with an ``.s01-installing`` mark and no record;
-the next install of the same release finds the mark and clears the folder
-first, so there is never a folder that looks installed without a record.
-A record is written last, and removed first, so a record always means a
-working install.
+no record is written. A job's install stops with its job (cancel,
+shutdown), and a daemon that stops ends the installs of its calls
+(:meth:`Installer.shutdown`); both roll back the same way. An install
+that was killed half-way (the daemon died) leaves its folder with an
+``.s01-installing`` mark and no record; the next install of the same
+release finds the mark and clears the folder first, so there is never a
+folder that looks installed without a record. A record is written last,
+and removed first, so a record always means a working install.
 
 Every external program runs through :func:`~s01.worker.packages.process.
-run_program`: an argument list, a timeout per step, its own process
-group, killed whole when time is up. Installs of one release wait for
-each other (a lock file per release), so two callers adding the same
-package at once get one install and one duplicate error.
+run_program`: an argument list, its own process group, killed whole when
+its step's time (``s01.timeouts.<step>``, shared by all the programs of
+the step) is up. pip, in the bootstrap and in buildout, sees only the
+configured index and the local folders (see ``_pip_env``). Installs of
+one release wait for each other (a lock file per release), so two
+callers adding the same package at once get one install and one
+duplicate error.
 """
 import contextlib
 import fcntl
+import functools
+import glob
 import logging
 import os
 import shutil
 import sys
 import tempfile
 import threading
+import time
 
+import packaging.version
 import transaction
 from zope.interface import implementer
 
@@ -113,6 +122,10 @@ class Installer:
         self.staging_dir = settings["s01.packages.staging_dir"]
         self._locks = {}
         self._locks_guard = threading.Lock()
+        # Installs running now, and the daemon's stop (see ``shutdown``).
+        self._active = 0
+        self._idle = threading.Condition()
+        self._shutdown = threading.Event()
 
     # Checking what callers give.
 
@@ -156,7 +169,8 @@ class Installer:
         name, version, py = self.check(name, version, py)
         md5 = check_md5(md5)
         steps = Steps("install")
-        with self._release_lock(name, version, py):
+        stopping = _EitherEvent(stopping, self._shutdown)
+        with self._counted(), self._release_lock(name, version, py):
             try:
                 spiders = self._install(steps, name, version, py, md5,
                                         bool(testing), stopping)
@@ -165,6 +179,31 @@ class Installer:
             except (S01Error, OSError) as exc:
                 raise InstallFailed(steps, exc) from exc
         return steps, spiders
+
+    def shutdown(self, timeout=30.0):
+        """Stop the installs running now; wait until they have rolled back.
+
+        Their programs get SIGTERM, then SIGKILL after run_program's grace;
+        each install then fails and removes its folder. Installs asked
+        for afterwards fail before their first program. Returns whether
+        all ended within ``timeout`` seconds.
+        """
+        self._shutdown.set()
+        with self._idle:
+            if self._active:
+                log.info("installer stopping active=%d", self._active)
+            return self._idle.wait_for(lambda: self._active == 0, timeout)
+
+    @contextlib.contextmanager
+    def _counted(self):
+        with self._idle:
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
 
     def _install(self, steps, name, version, py, md5, testing, stopping):
         target = self.target_of(name, version, py)
@@ -286,54 +325,111 @@ class Installer:
         log.warning("leftover install removed path=%s", target)
 
     def _bootstrap(self, target, py, stopping):
-        """A virtualenv with zc.buildout, then ``buildout bootstrap``."""
-        python = self.python_path(py)
+        """A virtualenv with zc.buildout, then ``buildout bootstrap``.
+
+        ``s01.timeouts.bootstrap`` bounds the whole step, every program
+        of it together.
+        """
+        deadline = time.monotonic() + self.settings["s01.timeouts.bootstrap"]
+        run = functools.partial(
+            self._run, "bootstrap", cwd=target,
+            timeout_key="s01.timeouts.bootstrap", stopping=stopping,
+            env=self._pip_env(self.settings["s01.buildout.index"]),
+            deadline=deadline)
         venv = os.path.join(target, VENV)
-        output = [self._run("bootstrap", [python, "-m", "venv", venv],
-                            target, "s01.timeouts.bootstrap", stopping)]
-        output.append(self._pip_install_buildout(target, venv, stopping))
-        output.append(self._run(
-            "bootstrap", [os.path.join(venv, "bin", "buildout"), "-c",
-                          WORKER_CFG, "bootstrap"],
-            target, "s01.timeouts.bootstrap", stopping))
+
+        # No pip from ensurepip (seconds of work): the wheelhouse's pip
+        # puts itself and zc.buildout into the venv.
+        output = [run([self.python_path(py), "-m", "venv", "--without-pip",
+                       venv])]
+        output.append(self._pip_install_buildout(run, venv))
+        output.append(run([os.path.join(venv, "bin", "buildout"), "-c",
+                           WORKER_CFG, "bootstrap"]))
         return "\n".join(text for text in output if text)
 
-    def _pip_install_buildout(self, target, venv, stopping):
-        """Install zc.buildout into the venv, offline when we can.
+    def _pip_env(self, index_url):
+        """Where pip, ours or the one buildout calls, may look.
 
-        The wheels come from the shared wheelhouse; only when it lacks
-        them does pip fill it from the index, once for every install.
+        pip looks at ``index_url`` and at the wheelhouse and find-links
+        folders only: these variables replace the indexes and find-links
+        of the host's pip configuration (``/etc/pip.conf`` and the like),
+        so nothing configured there for other uses joins an install. The
+        rest of that configuration (certificates, proxies, timeouts)
+        still applies: the network may need it. pip of the buildout step
+        (building develop eggs and sdists, with their build requirements)
+        thus never falls back on its default public index either.
+
+        Develop eggs are built in setuptools' ``strict`` editable mode: its
+        ``.pth`` names a folder, which zc.buildout puts on the scripts'
+        path. The default mode's ``.pth`` holds an import hook instead,
+        which generated scripts never run, so a flat-layout package whose
+        name has no dot (``myspiders``, ``demo_pkg-2``) could not import
+        its own modules from ``bin/list``.
+
+        Known limitations: pip splits ``PIP_FIND_LINKS`` at whitespace, so
+        a wheelhouse or find-links folder whose path holds a space is not
+        found this way. The editable mode goes to every build the
+        buildout makes; a dependency built from an sdist by a backend that
+        refuses unknown settings would fail (setuptools, hatchling and flit
+        ignore it).
         """
-        pip = [os.path.join(venv, "bin", "python"), "-m", "pip",
-               "--disable-pip-version-check", "--no-input"]
+        links = [self.settings["s01.buildout.wheelhouse"]]
+        links += self.settings["s01.buildout.find_links"]
+        return {
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PIP_NO_INPUT": "1",
+            "PIP_INDEX_URL": index_url,
+            # An empty value would be ignored; the same index again is not.
+            "PIP_EXTRA_INDEX_URL": index_url,
+            "PIP_FIND_LINKS": " ".join(links),
+            "PIP_CONFIG_SETTINGS": "editable_mode=strict",
+        }
+
+    def _pip_install_buildout(self, run, venv):
+        """Install pip and zc.buildout into the venv, offline when we can.
+
+        The wheels, pip's own included, come from the shared wheelhouse;
+        only when it lacks them does the python's bundled pip fill it from
+        ``s01.buildout.index``, once for every later install.
+        """
+        python = os.path.join(venv, "bin", "python")
         wheelhouse = self.settings["s01.buildout.wheelhouse"]
-        requirements = self.settings["s01.buildout.requirements"]
+        # pip too: the venv has none, and buildout runs it.
+        wanted = self.settings["s01.buildout.requirements"] + ["pip"]
         os.makedirs(wheelhouse, exist_ok=True)
-        offline = pip + ["install", "--no-index", "--find-links",
-                         wheelhouse] + requirements
-        try:
-            return self._run("bootstrap", offline, target,
-                             "s01.timeouts.bootstrap", stopping)
-        except StepFailed:
-            log.info("wheelhouse lacks buildout; filling it path=%s",
-                     wheelhouse)
-        self._run("bootstrap", pip + [
-            "download", "--dest", wheelhouse, "--index-url",
-            self.settings["s01.buildout.index"]] + requirements,
-            target, "s01.timeouts.bootstrap", stopping)
-        return self._run("bootstrap", offline, target,
-                         "s01.timeouts.bootstrap", stopping)
+        install = ["install", "--no-index", "--find-links", wheelhouse] + \
+            wanted
+
+        pip_wheel = _newest_pip_wheel(wheelhouse)
+        if pip_wheel is not None:
+            try:
+                return run([python, os.path.join(pip_wheel, "pip")] +
+                           install)
+            except StepFailed as exc:
+                log.info("wheelhouse install failed; filling it path=%s "
+                         "error=%s", wheelhouse, _last_line(exc))
+        else:
+            log.info("wheelhouse has no pip; filling it path=%s", wheelhouse)
+
+        # A cold wheelhouse, or one this python's pip cannot use as is.
+        output = [run([python, "-m", "ensurepip"])]
+        output.append(run([python, "-m", "pip", "download", "--dest",
+                           wheelhouse, "--index-url",
+                           self.settings["s01.buildout.index"]] + wanted))
+        output.append(run([python, "-m", "pip"] + install))
+        return "\n".join(text for text in output if text)
 
     def _buildout(self, target, stopping):
         settings = self.settings
+        index_url = (self.buildout_index.ensure_started()
+                     if self.buildout_index else
+                     settings["s01.buildout.index"])
         options = [
             "buildout:eggs-directory=%s" % settings["s01.buildout.eggs_dir"],
             "buildout:download-cache=%s"
             % settings["s01.buildout.download_cache"],
             "buildout:newest=false",
-            "buildout:index=%s" % (self.buildout_index.ensure_started()
-                                   if self.buildout_index else
-                                   settings["s01.buildout.index"]),
+            "buildout:index=%s" % index_url,
         ]
         if settings["s01.buildout.find_links"]:
             options.append("buildout:find-links=%s" % " ".join(
@@ -343,7 +439,7 @@ class Installer:
         argv = [os.path.join(target, "bin", "buildout"), "-c", WORKER_CFG,
                 "-N"] + options
         return self._run("buildout", argv, target, "s01.timeouts.buildout",
-                         stopping)
+                         stopping, env=self._pip_env(index_url))
 
     def _test(self, target, stopping):
         program = os.path.join(target, "bin", "test")
@@ -358,28 +454,44 @@ class Installer:
             raise StepFailed("list", answer["error"])
         return answer["spiders"], "\n".join(answer["spiders"])
 
-    def _run(self, step, argv, cwd, timeout_key, stopping=None):
-        """Run one program of a step; its output, or StepFailed."""
+    def _run(self, step, argv, cwd, timeout_key, stopping=None, env=None,
+             deadline=None):
+        """Run one program of a step; its output, or StepFailed.
+
+        ``env`` holds variables added to the minimal environment. The
+        program gets the time that ``timeout_key`` gives the step, or
+        what is left of it until ``deadline``.
+        """
         if stopping is not None and stopping.is_set():
             raise StepFailed(step, "stopped before %s" % step)
-        timeout = self.settings[timeout_key]
+        budget = self.settings[timeout_key]
+        timeout = budget if deadline is None else \
+            deadline - time.monotonic()
+        program = _program_name(argv)
+        if timeout <= 0:
+            raise StepFailed(step, "%s did not finish within %g s (%s); "
+                             "no time was left for %s"
+                             % (step, budget, timeout_key, program))
         try:
-            result = run_program(argv, cwd=cwd, env=program_env(),
-                                 timeout=timeout)
+            result = run_program(argv, cwd=cwd, env=program_env(env),
+                                 timeout=timeout, stopping=stopping)
         except OSError as exc:
             raise StepFailed(step, "cannot run %s: %s" % (argv[0], exc)) \
                 from exc
-        text = _joined(result.stdout, result.stderr)
+
+        text = _joined(result.stdout, result.stderr)[-STEP_TEXT_LIMIT:]
+        if result.stopped:
+            raise StepFailed(step, ("stopped during %s; %s was ended\n%s" % (
+                step, program, text)).rstrip())
         if result.timed_out:
-            raise StepFailed(step, "%s did not finish within %d s (%s) and "
-                             "was killed\n%s" % (os.path.basename(argv[0]),
-                                                 timeout, timeout_key,
-                                                 text[-STEP_TEXT_LIMIT:]))
+            raise StepFailed(step, ("%s did not finish within %g s (%s); "
+                                    "%s was killed\n%s" % (
+                                        step, budget, timeout_key, program,
+                                        text)).rstrip())
         if result.returncode != 0:
-            raise StepFailed(step, "%s exited with code %d\n%s" % (
-                os.path.basename(argv[0]), result.returncode,
-                text[-STEP_TEXT_LIMIT:]))
-        return text[-STEP_TEXT_LIMIT:]
+            raise StepFailed(step, ("%s exited with code %d\n%s" % (
+                program, result.returncode, text)).rstrip())
+        return text
 
     def python_path(self, py):
         """The interpreter of a python key."""
@@ -400,28 +512,41 @@ class Installer:
     def run_list(self, target):
         """Run ``bin/list`` of an install: ``{code, error, spiders}``.
 
-        Spiders are the stdout lines, blank ones and line ends dropped;
-        stderr (warnings, tracebacks) never becomes a spider. A failing or
-        hanging list answers its exit code (or -1) and all of stderr.
+        Spiders are the stdout lines, blank ones and line ends (LF or
+        CRLF) dropped; stderr (warnings, tracebacks) never becomes a
+        spider. A list that fails answers its exit code and, as the error,
+        all it wrote to stderr, the traceback whole. A list that hangs is
+        killed with everything it started and answers code -1. A list
+        that exits 0 but names no spider answers code -1 too: a package
+        without spiders is taken for a broken one (its spider modules did
+        not load, or a setting sent the names elsewhere), so ``addPackage``
+        refuses it at step ``list`` and ``listSpiders`` reports the same.
         """
         program = os.path.join(target, "bin", "list")
+        timeout = self.settings["s01.timeouts.list"]
         try:
             result = run_program([program], cwd=target, env=program_env(),
-                                 timeout=self.settings["s01.timeouts.list"])
+                                 timeout=timeout)
         except OSError as exc:
             return {"code": -1, "error": "cannot run %s: %s" % (program,
                                                                exc),
                     "spiders": []}
+
         if result.timed_out:
             return {"code": -1, "spiders": [], "error": (
-                "bin/list did not finish within %d s and was killed\n%s"
-                % (self.settings["s01.timeouts.list"], result.stderr))}
+                "bin/list did not finish within %g s (s01.timeouts.list) "
+                "and was killed\n%s" % (timeout, result.stderr)).rstrip()}
         if result.returncode != 0:
-            return {"code": result.returncode, "spiders": [],
-                    "error": result.stderr or result.stdout or
-                    "bin/list exited with code %d" % result.returncode}
+            return {"code": result.returncode, "spiders": [], "error": (
+                "bin/list exited with code %d\n%s" % (
+                    result.returncode, result.stderr or result.stdout))
+                .rstrip()}
         spiders = [line.strip() for line in result.stdout.splitlines()
                    if line.strip()]
+        if not spiders:
+            return {"code": -1, "spiders": [], "error": (
+                "bin/list exited with code 0 but named no spider\n%s"
+                % result.stderr).rstrip()}
         return {"code": 0, "error": None, "spiders": spiders}
 
     # Removing.
@@ -468,6 +593,37 @@ class Installer:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class _EitherEvent:
+    """Set when either of two events (the first may be None) is set."""
+
+    def __init__(self, first, second):
+        self.events = [e for e in (first, second) if e is not None]
+
+    def is_set(self):
+        return any(event.is_set() for event in self.events)
+
+
+def _program_name(argv):
+    """A program as a person knows it: ``pip`` for ``python -m pip``."""
+    if len(argv) > 2 and argv[1] == "-m":
+        return argv[2]
+    return os.path.basename(argv[0])
+
+
+def _newest_pip_wheel(folder):
+    """The path of the newest pip wheel in ``folder``, or None."""
+    found = []
+    for path in glob.glob(os.path.join(glob.escape(folder),
+                                       "pip-*-py3-none-any.whl")):
+        try:
+            version = packaging.version.Version(
+                os.path.basename(path).split("-")[1])
+        except packaging.version.InvalidVersion:
+            continue
+        found.append((version, path))
+    return max(found)[1] if found else None
 
 
 def _joined(stdout, stderr):

@@ -57,12 +57,10 @@ def add_package(context):
         raise JobFailed(str(exc), output=_failed_output(None, exc),
                         permanent=True) from exc
     except InstallFailed as exc:
-        permanent = exc.step in PERMANENT_STEPS or isinstance(
-            exc.error, (PackageNotFound, UnsafeArchive))
         raise JobFailed("%s failed: %s" % (exc.step, exc.error),
                         output=exc.steps.result(error=str(exc.error),
                                                 spiders=[]),
-                        permanent=permanent) from exc
+                        permanent=_is_permanent(exc)) from exc
     return steps.result(spiders=spiders)
 
 
@@ -119,14 +117,17 @@ def sync_packages(context):
             # Installed meanwhile (by a concurrent job): nothing to do.
             output["installed"].append(entry)
         except (InvalidParams, InstallFailed) as exc:
-            output["failed"].append(dict(entry, error=str(exc)))
+            output["failed"].append(dict(entry, error=str(exc),
+                                         permanent=_is_permanent(exc)))
         else:
             output["installed"].append(entry)
     if output["failed"]:
+        # Another attempt helps only if some failure may pass.
         raise JobFailed("%d of %d packages failed to install: %s" % (
             len(output["failed"]), len(missing), "; ".join(
                 "%s %s" % (f["pkgName"], f["pkgVersion"])
-                for f in output["failed"])), output=output)
+                for f in output["failed"])), output=output,
+            permanent=all(f["permanent"] for f in output["failed"]))
     return output
 
 
@@ -146,6 +147,14 @@ def job_files(settings, job_id):
     if items_dir:
         files["items"] = os.path.join(items_dir, job_id + ".jl")
     return files
+
+
+def _is_permanent(exc):
+    """Whether another attempt of a failed install would fail alike."""
+    if isinstance(exc, InvalidParams):
+        return True
+    return exc.step in PERMANENT_STEPS or isinstance(
+        exc.error, (PackageNotFound, UnsafeArchive))
 
 
 def _record_of(context):

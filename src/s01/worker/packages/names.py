@@ -84,6 +84,12 @@ def check_python_key(value, default_key, configured_keys, field="pyVersion"):
     if value not in known:
         _refuse(field, value, "is not a configured python (known: %s)"
                 % ", ".join(repr(k) for k in known))
+
+    # Keys added at run time (the contract lets code add one to
+    # scrapyRoot.pythonVersions) skipped the start-up check of the ini's.
+    if not PYTHON_KEY_RE.fullmatch(value) or ".." in value:
+        _refuse(field, value, "is configured but not usable as a folder "
+                "name")
     return value
 
 

@@ -7,7 +7,9 @@ install (bootstrap, buildout, ``bin/test``, ``bin/list``). Its contract:
 * the program runs in a new session, so it leads its own process group and
   everything it starts is in that group unless it leaves on purpose;
 * at ``timeout`` seconds the whole group gets SIGTERM, ``grace`` seconds
-  later SIGKILL; the result then says ``timed_out``;
+  later SIGKILL; the result then says ``timed_out``. The same happens
+  when the ``stopping`` event is set (a cancelled or shut down job), and
+  the result says ``stopped``;
 * when the program ends on its own, whatever it left running in its group
   is ended the same way (an install step must not leave processes behind);
 * if the calling thread is interrupted (any exception, KeyboardInterrupt
@@ -21,10 +23,15 @@ install (bootstrap, buildout, ``bin/test``, ``bin/list``). Its contract:
 Failing to start (no such program, no permission) raises the ``OSError``
 from :class:`subprocess.Popen`; the caller decides what that means.
 
+:func:`end_all_programs` kills the groups of every program still running;
+the daemon calls it at exit, so an install the daemon leaves half-way
+does not go on writing without an owner.
+
 Known limitations: the group is found through ``/proc`` on Linux (zombies
 do not count as alive; some PID 1 programs in containers never reap
 orphans); elsewhere any member, zombie or not, keeps the group alive until
-SIGKILL.
+SIGKILL. A daemon killed with SIGKILL runs no exit hook: the programs it
+started go on until they end by themselves.
 """
 import codecs
 import dataclasses
@@ -34,6 +41,7 @@ import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 log = logging.getLogger(__name__)
@@ -51,6 +59,10 @@ PASSED_VARIABLES = (
     "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
 )
 
+# The process groups of the programs running now (their leaders' pids).
+_running = set()
+_running_lock = threading.Lock()
+
 
 @dataclasses.dataclass
 class ProgramResult:
@@ -65,15 +77,17 @@ class ProgramResult:
     stderr: str
     timed_out: bool
     seconds: float
+    stopped: bool = False
 
 
 def run_program(argv, *, cwd=None, env=None, timeout, grace=5.0,
-                max_output=256 * 1024, stdin=DEVNULL):
+                max_output=256 * 1024, stdin=DEVNULL, stopping=None):
     """Run ``argv`` to its end or its ``timeout``; see the module contract.
 
     ``stdin`` is DEVNULL or an open file; nothing is ever written to the
     program. ``env`` None means the daemon's environment; use
-    :func:`program_env` for a clean one.
+    :func:`program_env` for a clean one. ``stopping`` is None or has
+    ``is_set()`` (a :class:`threading.Event`).
     """
     argv = _check_argv(argv)
     if stdin == subprocess.PIPE:
@@ -83,6 +97,8 @@ def run_program(argv, *, cwd=None, env=None, timeout, grace=5.0,
     proc = subprocess.Popen(
         argv, cwd=cwd, env=env, stdin=stdin, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, start_new_session=True)
+    with _running_lock:
+        _running.add(proc.pid)
 
     # Read both pipes until the program and its group are gone.
     stdout, stderr = _Tail(max_output), _Tail(max_output)
@@ -91,14 +107,16 @@ def run_program(argv, *, cwd=None, env=None, timeout, grace=5.0,
     for fd in outputs:
         selector.register(fd, selectors.EVENT_READ)
     try:
-        timed_out = _supervise(proc, selector, outputs, started + timeout,
-                               grace)
+        timed_out, stopped = _supervise(proc, selector, outputs,
+                                        started + timeout, grace, stopping)
     except BaseException:
         # The caller is going away (an error, an interrupt): leave nothing
         # running behind it.
         _kill_group(proc)
         raise
     finally:
+        with _running_lock:
+            _running.discard(proc.pid)
         selector.close()
         proc.stdout.close()
         proc.stderr.close()
@@ -109,7 +127,22 @@ def run_program(argv, *, cwd=None, env=None, timeout, grace=5.0,
               argv[0], proc.pid, proc.returncode, seconds)
     return ProgramResult(
         argv=argv, returncode=proc.returncode, stdout=stdout.text(),
-        stderr=stderr.text(), timed_out=timed_out, seconds=seconds)
+        stderr=stderr.text(), timed_out=timed_out, seconds=seconds,
+        stopped=stopped)
+
+
+def end_all_programs():
+    """Kill the group of every program :func:`run_program` still runs.
+
+    Returns how many groups were signalled. Their callers see their
+    programs killed and fail their steps as usual.
+    """
+    with _running_lock:
+        groups = sorted(_running)
+    for pgid in groups:
+        log.warning("program group killed at exit pgid=%s", pgid)
+        _signal_group(pgid, signal.SIGKILL)
+    return len(groups)
 
 
 def program_env(extra=None):
@@ -138,23 +171,33 @@ def _check_argv(argv):
     return argv
 
 
-def _supervise(proc, selector, outputs, deadline, grace):
+def _supervise(proc, selector, outputs, deadline, grace, stopping):
     """Read output while the program runs; end its group; drain the pipes.
 
-    Returns True if the program was stopped because its time ran out.
+    Returns ``(timed_out, stopped)``: whether the program was ended
+    because its time ran out, or because ``stopping`` was set.
     """
-    # Step 1: the program runs until it exits or its time is up.
-    while proc.poll() is None and time.monotonic() < deadline:
+    # Step 1: the program runs until it exits, its time is up or it is
+    # asked to stop.
+    def asked_to_stop():
+        return stopping is not None and stopping.is_set()
+
+    while proc.poll() is None and time.monotonic() < deadline \
+            and not asked_to_stop():
         _read_ready(selector, outputs, deadline)
-    timed_out = proc.returncode is None
+    stopped = proc.returncode is None and asked_to_stop()
+    timed_out = proc.returncode is None and not stopped
     if timed_out:
         log.warning("program timed out argv0=%s pid=%s grace=%.1f",
                     proc.args[0], proc.pid, grace)
+    elif stopped:
+        log.info("program stopped argv0=%s pid=%s grace=%.1f",
+                 proc.args[0], proc.pid, grace)
 
-    # Step 2: end its group: the program itself after a timeout, or what
-    # it left running after it exited on its own.
+    # Step 2: end its group: the program itself after a timeout or a
+    # stop, or what it left running after it exited on its own.
     if _group_alive(proc.pid):
-        if not timed_out:
+        if not (timed_out or stopped):
             log.warning("program left processes behind argv0=%s pid=%s",
                         proc.args[0], proc.pid)
         _end_group(proc, selector, outputs, grace)
@@ -164,7 +207,7 @@ def _supervise(proc, selector, outputs, deadline, grace):
     # group may hold them open, so only for a short while.
     _read_ready(selector, outputs, time.monotonic() + DRAIN_SECONDS,
                 until_eof=True)
-    return timed_out
+    return timed_out, stopped
 
 
 def _end_group(proc, selector, outputs, grace):

@@ -20,12 +20,39 @@ test needs, without Scrapy, so it installs in seconds. Its spiders:
 Like the real ``bin/crawl`` it takes ``--logfile``, ``--items`` and
 ``--stats``, and writes stats with ``finish_reason`` and
 ``item_scraped_count``.
+
+``listing`` chooses how its ``bin/list`` answers (C13), one of
+``LISTINGS``:
+
+``plain``
+    the spider names, one a line (the default);
+``noisy``
+    a DeprecationWarning on stderr, then the names, one a line;
+``crlf``
+    the names with CRLF line ends, then an empty line (CRLF too);
+``traceback``
+    a 30-line traceback ending in ``ImportError: No module named foo`` on
+    stderr, and exit code 1;
+``silent``
+    nothing at all, and exit code 0;
+``hang``
+    starts a grandchild that sleeps an hour (the install folder is on its
+    command line, so a test can look for it), and sleeps too.
+
+A file ``list-mode`` in the install folder, holding one of these names,
+overrides the listing the sdist was built with, so that one install can
+show every kind of ``bin/list`` to ``listSpiders``.
+
+``build_seconds`` makes building the package's develop egg (the buildout
+step) take that much longer, once per install.
 """
 import os
 
 from s01.worker.testing.index import make_tar_sdist
 
 FAKE_SPIDERS = ("record", "fail", "fail-once", "stubborn")
+LISTINGS = ("plain", "noisy", "crlf", "traceback", "silent", "hang")
+TRACEBACK_FRAMES = 14
 
 FAKE_MODULE = r'''
 import argparse
@@ -37,10 +64,59 @@ import sys
 import time
 
 SPIDERS = %(spiders)r
+LISTING = %(listing)r
+FRAMES = %(frames)d
 
 
 def list_main():
+    here = os.path.dirname(os.path.dirname(os.path.abspath(sys.argv[0])))
+    mode = LISTING
+    if os.path.exists(os.path.join(here, "list-mode")):
+        with open(os.path.join(here, "list-mode")) as f:
+            mode = f.read().strip()
+    return globals()["list_" + mode](here)
+
+
+def list_plain(here):
     print("\n".join(SPIDERS))
+    return 0
+
+
+def list_noisy(here):
+    import warnings
+    warnings.simplefilter("always")
+    warnings.warn("Module `scrapy.spider` is deprecated, use "
+                  "`scrapy.spiders` instead", DeprecationWarning)
+    sys.stdout.write("".join(name + "\n" for name in SPIDERS))
+    return 0
+
+
+def list_crlf(here):
+    sys.stdout.buffer.write(
+        "".join(name + "\r\n" for name in SPIDERS).encode() + b"\r\n")
+    return 0
+
+
+def list_traceback(here):
+    lines = ["Traceback (most recent call last):"]
+    for number in range(FRAMES):
+        lines.append('  File "%%s/spiders/level%%02d.py", line %%d, in '
+                     'level%%02d' %% (here, number, 10 + number, number))
+        lines.append("    level%%02d()" %% (number + 1))
+    lines.append("ImportError: No module named foo")
+    sys.stderr.write("\n".join(lines) + "\n")
+    return 1
+
+
+def list_silent(here):
+    return 0
+
+
+def list_hang(here):
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)",
+                      here])
+    time.sleep(3600)
+    return 0
 
 
 def crawl_main():
@@ -98,7 +174,15 @@ def run_stubborn(args):
     return 0
 '''
 
-SETUP = '''from setuptools import setup
+SETUP = '''import os
+import time
+
+from setuptools import setup
+
+# A slow build, once per install (pip runs this file several times).
+if %(build_seconds)r and not os.path.exists("build-slept"):
+    open("build-slept", "w").close()
+    time.sleep(%(build_seconds)r)
 
 setup(name=%(name)r, version=%(version)r, py_modules=["fakespiders"])
 '''
@@ -122,9 +206,13 @@ entry-points = crawl=fakespiders:crawl_main
 
 
 def build_fake_sdist(dest_dir, name="fake.spiders", version="1.0",
-                     spiders=FAKE_SPIDERS):
+                     spiders=FAKE_SPIDERS, listing="plain", build_seconds=0):
     """Write the fake package's sdist into ``dest_dir``; its path."""
-    values = {"name": name, "version": version, "spiders": list(spiders)}
+    if listing not in LISTINGS:
+        raise ValueError("listing %r is not one of %s" % (listing, LISTINGS))
+    values = {"name": name, "version": version, "spiders": list(spiders),
+              "listing": listing, "frames": TRACEBACK_FRAMES,
+              "build_seconds": build_seconds}
     top = "%s-%s" % (name, version)
     members = {
         top + "/PKG-INFO": ("Metadata-Version: 2.1\nName: %s\nVersion: %s\n"
