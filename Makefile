@@ -12,6 +12,8 @@ INDEX_SOURCES := $(shell find demo recipe -type f \
 	   -o -name '*.rst' -o -name '*.in' \) -not -path '*/build/*' \
 	   -not -path '*.egg-info/*')
 PYTEST_ARGS ?=
+# The ini file `make serve` starts; copy development.ini to change it.
+INI ?= development.ini
 # `make demo`: where the demo crawl starts, and the development login.
 START_URL ?= https://docs.python.org/3/
 S01_PASSWORD ?= mgrpw
@@ -41,7 +43,7 @@ $(INDEX): $(STAMP) $(INDEX_SOURCES)
 index: $(INDEX)
 
 serve: install $(INDEX)
-	$(BIN)/pserve development.ini
+	$(BIN)/pserve $(INI)
 
 demo: install
 	$(BIN)/s01-worker demo --start-url '$(START_URL)'

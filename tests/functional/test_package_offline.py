@@ -22,7 +22,9 @@ from s01.worker.testing.proxy import RecordingProxy
 from tests.conftest import RPC
 from tests.conftest import processes_naming
 
-BOOTSTRAP_TIMEOUT = 5
+# Long enough for the virtualenv (seconds on a loaded CI box) to be made
+# before pip starts waiting on the index that never answers.
+BOOTSTRAP_TIMEOUT = 20
 KILL_SLACK = 10
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")
 LOCAL = "127.0.0.1,localhost"
