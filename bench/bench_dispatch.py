@@ -357,8 +357,12 @@ class Figures:
         return sum(not run.ok for run in runs if run is not None)
 
 
-def measure(system, docs, settings, jobs, singles):
-    """Single jobs, then the burst, on a started system."""
+def measure(system, docs, settings, jobs, singles, profile=None):
+    """Single jobs, then the burst, on a started system.
+
+    With ``profile`` (a folder), py-spy samples the system's processes
+    during the burst into a collapsed-stacks file there.
+    """
     figures = Figures(system.name)
 
     # One job at a time, every slot free; the first starts s01.worker's
@@ -374,16 +378,33 @@ def measure(system, docs, settings, jobs, singles):
 
     # The burst, and the CPU seconds every process involved spent on it.
     figures.load = os.getloadavg()
+    spy = start_profile(system, profile) if profile else None
     before = cpu_now(system, docs)
     sent = time.time()
     ids = [system.queue(docs.start_url, settings) for _ in range(jobs)]
     seen = system.wait(ids)
     figures.cpu = [b - a for a, b in zip(before, cpu_now(system, docs))]
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(60)
     figures.burst = [system.run_of(job_id) for job_id in ids]
     figures.span = max(r.ended for r in figures.burst) - min(
         r.queued for r in figures.burst)
     figures.client_span = seen - sent
     return figures
+
+
+def start_profile(system, folder):
+    """Start py-spy on the system's process tree; answer the process."""
+    program = shutil.which("py-spy") or str(
+        Path(sys.executable).parent / "py-spy")
+    os.makedirs(folder, exist_ok=True)
+    output = os.path.join(folder, system.name.replace(" ", "-") + ".txt")
+    say("profiling into %s" % output)
+    return subprocess.Popen(
+        [program, "record", "--pid", str(system.pid), "--subprocesses",
+         "--nonblocking", "--format", "raw", "--output", output],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def cpu_now(system, docs):
@@ -562,7 +583,9 @@ def median_ms(runs, start, end, pick=statistics.median):
     values = [getattr(r, end) - getattr(r, start) for r in runs
               if getattr(r, start) is not None
               and getattr(r, end) is not None]
-    return "%.0f ms" % (1000 * pick(values)) if values else "-"
+    # Mongo keeps milliseconds: a job's end can read a hair before the
+    # log line that preceded it.
+    return "%d ms" % round(1000 * pick(values)) if values else "-"
 
 
 def secs(value):
@@ -641,6 +664,9 @@ def main(argv=None):
     parser.add_argument("--no-scrapyd", action="store_true")
     parser.add_argument("--var", default=str(ROOT / "var" / "bench"),
                         help="shared eggs, downloads, scrapyd's venv")
+    parser.add_argument("--profile", metavar="FOLDER",
+                        help="sample each burst with py-spy (pip install "
+                        "py-spy) into collapsed stacks in FOLDER")
     parser.add_argument("--keep", action="store_true",
                         help="keep the run's folder (logs, items)")
     ns = parser.parse_args(argv)
@@ -669,7 +695,7 @@ def main(argv=None):
                 scrapy_version = ours.scrapy_version()
                 say("s01.worker: measuring; load %s" % load_text())
                 results.append(measure(ours, docs, settings, ns.jobs,
-                                       ns.singles))
+                                       ns.singles, ns.profile))
             finally:
                 ours.stop()
 
@@ -684,7 +710,7 @@ def main(argv=None):
                 theirs.start(egg)
                 say("%s: measuring; load %s" % (theirs.name, load_text()))
                 results.append(measure(theirs, docs, settings, ns.jobs,
-                                       ns.singles))
+                                       ns.singles, ns.profile))
             finally:
                 theirs.stop()
     finally:
