@@ -48,6 +48,7 @@ only the first run downloads Scrapy (twice: buildout eggs, scrapyd's venv).
 """
 import argparse
 import collections
+import contextlib
 import datetime
 import json
 import os
@@ -300,10 +301,19 @@ class Scrapyd:
         return self
 
     def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(30)
-            self.log.close()
+        if self.process is None or self.process.poll() is not None:
+            return
+
+        # scrapyd leaves running crawls behind when it stops (an
+        # interrupted bench): end them too, by their pids.
+        crawls = set(tree_of(self.pid)) - {self.pid}
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(30)
+        self.log.close()
+        for pid in crawls:
+            if "scrapyd.runner" in command_of(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
     def queue(self, start_url, settings):
         lines = ["%s=%s" % (name, value if isinstance(value, str)
