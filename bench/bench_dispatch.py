@@ -100,14 +100,17 @@ NAMESPACE_INIT = "__path__ = __import__('pkgutil').extend_path(__path__, " \
 LOG_FORMAT = "%(created).6f [%(name)s] %(levelname)s: %(message)s"
 ENGINE_LINE = r"^(\d+\.\d+) \[scrapy\.core\.engine\] INFO: Spider %s"
 OPENED = re.compile(ENGINE_LINE % "opened", re.M)
-CLOSED = re.compile(ENGINE_LINE % r"closed \(closespider_pagecount\)",
-                    re.M)
+# The finish reasons the recipe's runner counts as success.
+CLOSED = re.compile(ENGINE_LINE % (
+    r"closed \((?:finished|closespider_(?:pagecount|itemcount|timeout))\)"),
+    re.M)
 POLL = 0.1
 FINISHED = ("completed", "error", "cancelled")
 JOB_TIMEOUT = 600.0
 
 # One job's times in seconds since the epoch; opened and closed are None
-# when its log lacks the line (closed: the run did not end as planned).
+# when its log lacks the line (closed: the spider did not close as planned,
+# by a limit or at the end of the site).
 Run = collections.namedtuple("Run", "queued started opened closed ended ok")
 
 
