@@ -58,6 +58,13 @@ class IProcessor(Interface):
     def is_alive():
         """Return True if the processor's threads are really running."""
 
+    housekeeping = Attribute(
+        "Callables run at start-up and before each reap (clearing what "
+        "daemons killed on this host left); parts append theirs.")
+
+    def keep_house():
+        """Run the housekeeping callables, logging any that fails."""
+
 
 class IPackageRegistry(Interface):
     """The records of installed spider packages, per server.
@@ -101,6 +108,10 @@ class IInstaller(Interface):
 
     def list_spiders(name, version, py=None):
         """Run the install's ``bin/list``: ``{code, error, spiders}``."""
+
+    def clear_leftovers():
+        """Remove the folders of installs killed half-way (not those in
+        progress); return their paths."""
 
 
 class ISpiderRunner(Interface):

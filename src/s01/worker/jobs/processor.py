@@ -132,6 +132,9 @@ class JobProcessor:
         self._running = {}
         self._outage = False
         self.before_start = None
+        # Callables the keeper runs before each reap (clearing what dead
+        # daemons on this host left behind), errors logged.
+        self.housekeeping = []
 
     # Life cycle.
 
@@ -356,6 +359,7 @@ class JobProcessor:
                     self._write_heartbeat(processing=True)
                     next_beat = now + self.heartbeat_interval
                 if now >= next_reap:
+                    self.keep_house()
                     self.queue.reap(tm)
                     next_reap = now + self.reap_interval
             except pymongo.errors.PyMongoError as exc:
@@ -363,6 +367,19 @@ class JobProcessor:
             except Exception:
                 # The keeper's loop boundary, as the workers': log, go on.
                 log.exception("processor keeper failed")
+
+    def keep_house(self):
+        """Run the housekeeping callables; one failing stops no other."""
+        for task in self.housekeeping:
+            try:
+                task()
+            except pymongo.errors.PyMongoError as exc:
+                log.warning("processor housekeeping postponed: database "
+                            "unreachable error=%s", type(exc).__name__)
+            except Exception:
+                # Housekeeping is a boundary too: log it, keep the keeper.
+                log.exception("processor housekeeping failed task=%s",
+                              getattr(task, "__name__", task))
 
     def _renew(self, tm):
         for context in self.running_contexts():

@@ -21,7 +21,9 @@ from s01.worker.interfaces import IInstaller
 from s01.worker.interfaces import IJobQueue
 from s01.worker.interfaces import IMongoStore
 from s01.worker.interfaces import IPackageRegistry
+from s01.worker.interfaces import IProcessor
 from s01.worker.interfaces import ISpiderRunner
+from s01.worker.packages.process import sweep_orphans
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,13 @@ def includeme(config):
     runner = SpiderRunner(settings)
     registry.registerUtility(runner, ISpiderRunner)
     atexit.register(runner.stop_servers)
+
+    # What a daemon killed on this host left: its programs first (or they
+    # would write on), then its half-done installs; now, then now and
+    # then by the processor's keeper.
+    processor = registry.getUtility(IProcessor)
+    processor.housekeeping += [sweep_orphans, installer.clear_leftovers]
+    processor.keep_house()
 
     config.add_request_method(_utility(IInstaller), "installer", reify=True)
     config.add_request_method(_utility(IPackageRegistry), "packages",

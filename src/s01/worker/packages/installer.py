@@ -19,11 +19,13 @@ What a failure leaves: nothing. Any step that fails ends the install with
 ``status`` False, the failing step's name and message as the last step,
 and the error; the install folder and the staging folder are removed and
 no record is written. An install that was killed half-way (the daemon
-died) leaves its folder with an ``.s01-installing`` mark and no record;
-the next install of the same release finds the mark and clears the folder
-first, so there is never a folder that looks installed without a record.
-A record is written last, and removed first, so a record always means a
-working install.
+died) leaves its folder with an ``.s01-installing`` mark and no record,
+and its staging folder: :meth:`Installer.clear_leftovers` (at start-up
+and then now and then, once the dead daemon's programs are killed)
+removes both, and the next install of the same release clears its folder
+first in any case, so there is never a folder that looks installed
+without a record. A record is written last, and removed first, so a
+record always means a working install.
 
 Every external program runs through :func:`~s01.worker.packages.process.
 run_program`: an argument list, a timeout per step, its own process
@@ -33,6 +35,7 @@ package at once get one install and one duplicate error.
 """
 import contextlib
 import fcntl
+import glob
 import logging
 import os
 import shutil
@@ -53,8 +56,10 @@ from s01.worker.packages.names import check_package_name
 from s01.worker.packages.names import check_python_key
 from s01.worker.packages.names import check_version
 from s01.worker.packages.names import safe_join
+from s01.worker.packages.process import daemon_token
 from s01.worker.packages.process import program_env
 from s01.worker.packages.process import run_program
+from s01.worker.packages.process import token_alive
 
 log = logging.getLogger(__name__)
 
@@ -146,12 +151,13 @@ class Installer:
         return steps.result(spiders=spiders)
 
     def install_release(self, name, version, py=None, md5=None,
-                        testing=False, stopping=None):
+                        testing=False, stopping=None, job_id=None):
         """Install a release; return ``(steps, spiders)``.
 
         Raises InvalidParams and DuplicatedPackage as they are, and
         :class:`InstallFailed` (holding the steps and the error) for a
-        failed step.
+        failed step. ``job_id`` (the job installing it) is kept in the
+        record.
         """
         name, version, py = self.check(name, version, py)
         md5 = check_md5(md5)
@@ -159,14 +165,15 @@ class Installer:
         with self._release_lock(name, version, py):
             try:
                 spiders = self._install(steps, name, version, py, md5,
-                                        bool(testing), stopping)
+                                        bool(testing), stopping, job_id)
             except DuplicatedPackage:
                 raise
             except (S01Error, OSError) as exc:
                 raise InstallFailed(steps, exc) from exc
         return steps, spiders
 
-    def _install(self, steps, name, version, py, md5, testing, stopping):
+    def _install(self, steps, name, version, py, md5, testing, stopping,
+                 job_id):
         target = self.target_of(name, version, py)
         record = self.registry.get(name, version, py)
         if record is not None:
@@ -223,7 +230,8 @@ class Installer:
                 "pkgName": name, "pkgVersion": version, "pyVersion": py,
                 "path": target, "spiders": spiders, "sha256": release.sha256,
                 "md5": md5 or release.md5, "url": release.url,
-                "filename": release.filename, "testing": testing})
+                "filename": release.filename, "testing": testing,
+                "jobId": job_id})
             steps.add("ensureScrapyPackage", "%s %s" % (name, version))
             _remove_quietly(os.path.join(target, INSTALLING_MARK))
             created = False
@@ -259,7 +267,9 @@ class Installer:
 
     def _new_staging(self):
         os.makedirs(self.staging_dir, exist_ok=True)
-        return tempfile.mkdtemp(prefix="install-", dir=self.staging_dir)
+        # The pid says whose it is, for clear_leftovers.
+        return tempfile.mkdtemp(prefix="install-%s-" % daemon_token(),
+                                dir=self.staging_dir)
 
     def _move_into_place(self, top, target):
         os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -271,6 +281,41 @@ class Installer:
         except OSError as exc:
             raise StepFailed("unpack move", "cannot move %s to %s: %s" % (
                 os.path.basename(top), target, exc.strerror)) from exc
+
+    def clear_leftovers(self):
+        """Remove what installs killed half-way left; answer the paths.
+
+        An install folder with the mark and no record is removed, one
+        with a record too lost only its mark (the record is written once
+        the install works). A release whose lock is held is being
+        installed now and left alone. Staging folders go once the daemon
+        that made them is gone.
+        """
+        removed = []
+        for target in glob.glob(os.path.join(
+                glob.escape(self.packages_dir), "*", "*", "*",
+                INSTALLING_MARK)):
+            target = os.path.dirname(target)
+            name, version, py = target.split(os.sep)[-3:]
+            with self._release_lock(name, version, py, wait=False) as held:
+                if not held or not os.path.isdir(target):
+                    continue
+                if self.registry.get(name, version, py) is not None:
+                    _remove_quietly(os.path.join(target, INSTALLING_MARK))
+                    continue
+                shutil.rmtree(target, ignore_errors=True)
+                _remove_empty_parents(target, self.packages_dir)
+                removed.append(target)
+        for staging in glob.glob(os.path.join(
+                glob.escape(self.staging_dir), "install-*")):
+            token = os.path.basename(staging).split("-")[1]
+            if not token_alive(token):
+                shutil.rmtree(staging, ignore_errors=True)
+                removed.append(staging)
+        for path in removed:
+            log.warning("leftover of a killed install removed path=%s",
+                        path)
+        return removed
 
     def _clear_leftover(self, target):
         """Remove what a killed install left; refuse anything else."""
@@ -454,20 +499,35 @@ class Installer:
     # Locks.
 
     @contextlib.contextmanager
-    def _release_lock(self, name, version, py):
-        """Hold the lock of one release, in this process and on disk."""
+    def _release_lock(self, name, version, py, wait=True):
+        """Hold the lock of one release, in this process and on disk.
+
+        With ``wait`` False it is taken only if free; the block gets
+        whether it was.
+        """
         key = (name.lower(), version, py)
         with self._locks_guard:
             lock = self._locks.setdefault(key, threading.Lock())
         locks_dir = os.path.join(self.packages_dir, ".locks")
         os.makedirs(locks_dir, exist_ok=True)
         path = safe_join(locks_dir, "%s-%s-%s.lock" % key)
-        with lock, open(path, "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        if not lock.acquire(blocking=wait):
+            yield False
+            return
+        try:
+            with open(path, "a") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX if wait else
+                                fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    yield False
+                    return
+                try:
+                    yield True
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+        finally:
+            lock.release()
 
 
 def _joined(stdout, stderr):

@@ -1,0 +1,201 @@
+"""Real daemons on the session's Mongo server, and what faults need.
+
+``make_daemon(name)`` writes a daemon's ini (testing.ini with the
+overrides below), points it at the session's MongoDB-wire server, a
+database of this test's own, the fault index and folders under the
+test's tmp_path, and starts it; every daemon is stopped at teardown. The
+fault index serves the fake spider package (``s01.worker.testing.fakes``)
+in any version a test adds, so each install is a fresh one.
+"""
+import os
+import time
+import uuid
+
+import pymongo
+import pytest
+
+from s01.worker.testing.fakes import build_fake_sdist
+from s01.worker.testing.index import IndexServer
+from s01.worker.testing.index import build_index
+from tests.conftest import Daemon
+from tests.fixtures.daemon import PYPI_SIMPLE
+
+FAKE = "fake.spiders"
+# Short leases and polls, so a crash is noticed in seconds.
+FAST = {
+    "s01.processor.autostart": "true",
+    "s01.processor.threads": "4",
+    "s01.processor.poll_interval": "0.2",
+    "s01.processor.lease_seconds": "3",
+    "s01.processor.renew_interval": "0.5",
+    "s01.processor.reap_interval": "1",
+    "s01.processor.heartbeat_interval": "1",
+    "s01.processor.shutdown_grace": "2",
+    "s01.spiders.stop_grace": "2",
+    "s01.jobs.retry_delay": "1",
+}
+
+
+def wait_for(predicate, timeout=60.0, interval=0.1, what="condition"):
+    """Poll ``predicate`` until it answers something true; answer it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("%s not met within %s s" % (what, timeout))
+
+
+class FaultIndex:
+    """The fault index: fake spider sdists in versions made on demand."""
+
+    def __init__(self, root, sdists):
+        self.root = root
+        self.sdists = sdists
+        self.server = IndexServer(root).start()
+        self.versions = set()
+
+    @property
+    def url(self):
+        return self.server.simple_url
+
+    def add(self, version, name=FAKE):
+        if (name, version) not in self.versions:
+            path = build_fake_sdist(self.sdists, name, version)
+            build_index(self.root, [path])
+            self.versions.add((name, version))
+        return version
+
+
+@pytest.fixture(scope="session")
+def fault_index(tmp_path_factory):
+    index = FaultIndex(tmp_path_factory.mktemp("fault-index"),
+                       tmp_path_factory.mktemp("fault-sdists"))
+    index.add("1.0")
+    yield index
+    index.server.stop()
+
+
+@pytest.fixture
+def fault_db(mongo_uri):
+    """This test's database, read and written straight by the test."""
+    client = pymongo.MongoClient(mongo_uri, tz_aware=True)
+    db = client["fault_%s" % uuid.uuid4().hex[:12]]
+    yield db
+    client.drop_database(db.name)
+    client.close()
+
+
+@pytest.fixture
+def daemon_settings(tmp_path, mongo_uri, fault_db, fault_index, eggs_dir,
+                    download_cache, wheelhouse, findlinks_dir):
+    """The overrides every fault daemon gets (a name adds its folders)."""
+    def settings(name, folder=None):
+        folder = folder or tmp_path / name
+        values = dict(FAST)
+        values.update({
+            "s01.server_name": name,
+            "s01.mongo.uri": mongo_uri,
+            "s01.mongo.database": fault_db.name,
+            "s01.var.dir": str(folder / "var"),
+            "s01.index.url": fault_index.url,
+            "s01.index.timeout": "5",
+            "s01.packages.dir": str(folder / "packages"),
+            "s01.packages.staging_dir": str(folder / "staging"),
+            "s01.buildout.eggs_dir": str(eggs_dir),
+            "s01.buildout.download_cache": str(download_cache),
+            "s01.buildout.wheelhouse": str(wheelhouse),
+            "s01.buildout.find_links": str(findlinks_dir),
+            "s01.buildout.index": PYPI_SIMPLE,
+            "s01.spiders.log_dir": str(folder / "logs"),
+            "s01.spiders.items_dir": str(folder / "items"),
+        })
+        return values
+    return settings
+
+
+@pytest.fixture
+def make_daemon(tmp_path, daemon_settings):
+    """Start daemons: ``make_daemon(name, folder=None, server=None,
+    start=True, **settings)``; all are stopped at teardown."""
+    daemons = []
+
+    def make(name="node1", folder=None, server=None, start=True,
+             **overrides):
+        folder = folder or tmp_path / name
+        settings = daemon_settings(name, folder)
+        settings.update(overrides)
+        workdir = folder / ("daemon-%d" % len(daemons))
+        daemon = Daemon(workdir, settings=settings, server=server)
+        daemon.name = name
+        daemon.folder = folder
+        daemons.append(daemon)
+        return daemon.start() if start else daemon
+
+    yield make
+    for daemon in daemons:
+        if daemon.running():
+            try:
+                daemon.stop(timeout=30)
+            except Exception:
+                # Teardown must end them all; a hung one is killed.
+                daemon.kill()
+
+
+# Processes, read from /proc.
+
+def process_table():
+    """{pid: (ppid, state, cmdline)} of every process now."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry, "rb") as f:
+                stat = f.read()
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(
+                    "utf-8", "replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(b")") + 2:].split()
+        table[int(entry)] = (int(fields[1]), fields[0].decode(), cmdline)
+    return table
+
+
+def descendants(pid, table=None):
+    """The pids of every living descendant of ``pid``."""
+    table = table or process_table()
+    children = {}
+    for child, (parent, state, _) in table.items():
+        if state != "Z":
+            children.setdefault(parent, []).append(child)
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def alive(pids):
+    """The pids of ``pids`` still running (zombies are not)."""
+    table = process_table()
+    return sorted(pid for pid in pids
+                  if pid in table and table[pid][1] != "Z")
+
+
+def processes_mentioning(text):
+    """Pids of living processes whose command line or cwd holds text."""
+    found = []
+    for pid, (_, state, cmdline) in process_table().items():
+        if state == "Z" or pid == os.getpid():
+            continue
+        try:
+            cwd = os.readlink("/proc/%d/cwd" % pid)
+        except OSError:
+            cwd = ""
+        if text in cmdline or cwd.startswith(text):
+            found.append(pid)
+    return found
