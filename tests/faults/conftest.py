@@ -199,3 +199,104 @@ def processes_mentioning(text):
         if text in cmdline or cwd.startswith(text):
             found.append(pid)
     return found
+
+
+# Checks shared by the fault tests.
+
+FINAL = ("completed", "error", "cancelled")
+
+
+def wait_finished(db, ids, timeout=180.0):
+    """Wait until every job of ``ids`` has a final status; the jobs."""
+    def done():
+        jobs = {str(j["_id"]): j for j in db.remoteJobs.find(
+            {"_id": {"$in": [bson_id(i) for i in ids]}})}
+        if len(jobs) == len(ids) and all(
+                j["status"] in FINAL for j in jobs.values()):
+            return jobs
+        return None
+    return wait_for(done, timeout, interval=0.25, what="jobs finished")
+
+
+def bson_id(text):
+    import bson
+
+    return bson.ObjectId(text)
+
+
+def check_attempts(job, lease_errors_only=True):
+    """A finished job's attempt counts hold together; its outcome.
+
+    Completed: one attempt more than its errors. Error: every attempt
+    spent. Every error is a lease that ran out (its daemon was killed)
+    unless ``lease_errors_only`` is False.
+    """
+    errors = job["errors"]
+    if lease_errors_only:
+        assert all(e["error"].startswith("lease expired")
+                   for e in errors), errors
+    if job["status"] == "completed":
+        assert job["retryCounter"] == len(errors) + 1, job
+        return "completed"
+    assert job["status"] == "error", job
+    assert job["retryCounter"] == job["maxRetries"], job
+    assert len(errors) == job["retryCounter"], job
+    return "error"
+
+
+def spider_runs(log_path):
+    """{job text: [(pid, start, end or None)]} from record's log."""
+    runs = {}
+    if not os.path.exists(log_path):
+        return runs
+    with open(log_path) as f:
+        for line in f:
+            kind, job, pid, when = line.split()
+            entries = runs.setdefault(job, {})
+            entry = entries.setdefault(int(pid), [None, None])
+            entry[0 if kind == "start" else 1] = float(when)
+    return {job: sorted((pid, start, end) for pid, (start, end)
+                        in entries.items()) for job, entries in runs.items()}
+
+
+def overlapping(runs, killed_at):
+    """Pairs of runs of one job that ran at the same time.
+
+    A run without an end was killed with its daemon: it ended at the
+    kill time given for its pid (``killed_at``).
+    """
+    found = []
+    for job, entries in runs.items():
+        spans = sorted((start, end or killed_at[pid], pid)
+                       for pid, start, end in entries)
+        for (_, end, pid), (start, _, other) in zip(spans, spans[1:]):
+            if start < end:
+                found.append((job, pid, other))
+    return found
+
+
+def half_installed(packages_dir, db, server_name):
+    """Install folders without record or mark-free, working bin/list;
+    records without their folder. Empty when all is well."""
+    import glob
+    import subprocess
+
+    problems = []
+    records = {(r["pkgName"], r["pkgVersion"], r["pyVersion"]): r
+               for r in db.packages.find({"serverName": server_name})}
+    folders = glob.glob(os.path.join(packages_dir, "*", "*", "*"))
+    for folder in folders:
+        key = tuple(folder.split(os.sep)[-3:])
+        if key not in records:
+            problems.append("folder without record: %s" % folder)
+        elif os.path.exists(os.path.join(folder, ".s01-installing")):
+            problems.append("folder still marked: %s" % folder)
+    for key, record in records.items():
+        folder = os.path.join(packages_dir, *key)
+        listed = subprocess.run([os.path.join(folder, "bin", "list")],
+                                capture_output=True, text=True)
+        if listed.returncode != 0 or \
+                listed.stdout.split() != record["spiders"]:
+            problems.append("record without a working install: %s %s"
+                            % (key, listed.stderr[-300:]))
+    return problems

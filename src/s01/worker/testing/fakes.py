@@ -7,7 +7,10 @@ test needs, without Scrapy, so it installs in seconds. Its spiders:
 
 ``record``
     appends ``-a job=<text>`` and its pid to the file ``-a out=PATH``,
-    sleeps ``-a sleep=SECONDS`` (default 0) and succeeds.
+    sleeps ``-a sleep=SECONDS`` (default 0) and succeeds. With ``-a
+    log=PATH`` it also appends ``start JOB PID TIME`` before the sleep
+    and ``end JOB PID TIME`` after it there, so a test can tell whether
+    two runs overlapped.
 ``fail``
     appends the time to ``-a out=PATH`` and exits 1, every time.
 ``fail-once``
@@ -73,8 +76,13 @@ def append(path, text):
 
 
 def run_record(args):
-    append(args["out"], "%%s %%d" %% (args.get("job", ""), os.getpid()))
+    job, pid = args.get("job", ""), os.getpid()
+    append(args["out"], "%%s %%d" %% (job, pid))
+    if args.get("log"):
+        append(args["log"], "start %%s %%d %%.6f" %% (job, pid, time.time()))
     time.sleep(float(args.get("sleep", 0)))
+    if args.get("log"):
+        append(args["log"], "end %%s %%d %%.6f" %% (job, pid, time.time()))
     return 0
 
 
