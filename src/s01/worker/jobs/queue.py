@@ -159,7 +159,9 @@ class JobQueue:
         claim, holding ``claim`` (the token every later write names).
         """
         now = self.clock.now()
-        for candidate in self._candidates(now, job_id):
+        candidates = self._candidates(now, job_id)
+        while candidates:
+            candidate = candidates.pop(0)
             token = secrets.token_hex(16)
             changes = {
                 "status": PROCESSING,
@@ -184,7 +186,9 @@ class JobQueue:
                         {"$set": changes, "$inc": {"retryCounter": 1}})
                     _move(manager, QUEUED, PROCESSING)
             except ConflictError:
-                # Another claimer won this one; the next may be free.
+                # Another claimer won this one. The others race for the
+                # next in line too: try the rest in any order.
+                random.shuffle(candidates)
                 continue
             job = self.jobs.find_one({"_id": candidate["_id"]})
             log.info("job claimed id=%s type=%s attempt=%s",
