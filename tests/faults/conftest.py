@@ -300,3 +300,19 @@ def half_installed(packages_dir, db, server_name):
             problems.append("record without a working install: %s %s"
                             % (key, listed.stderr[-300:]))
     return problems
+
+
+@pytest.fixture
+def fault_queue(fault_db, mongo_uri):
+    """A JobQueue on the test's database, to queue jobs straight."""
+    import transaction
+
+    from s01.worker.jobs.clock import ServerClock
+    from s01.worker.jobs.queue import JobQueue
+    from s01.worker.mongo.store import MongoStore
+
+    store = MongoStore(mongo_uri, fault_db.name)
+    queue = JobQueue(store, ServerClock(store), "test")
+    queue.tm = transaction.TransactionManager(explicit=True)
+    yield queue
+    store.client.close()
