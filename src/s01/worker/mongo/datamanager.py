@@ -143,7 +143,10 @@ class MongoDataManager:
                 self._apply(session)
             except pymongo.errors.PyMongoError as exc:
                 _end(session, abort=True)
-                if not exc.has_error_label("TransientTransactionError"):
+                # pymongo labels a lost connection transient too; only a
+                # write conflict is worth starting over for at once.
+                if not exc.has_error_label("TransientTransactionError") \
+                        or database_unreachable(exc):
                     raise
                 if attempt == VOTE_ATTEMPTS:
                     raise ConflictError("write conflict: %s" % exc) \
@@ -199,6 +202,13 @@ class MongoSavepoint:
 
     def rollback(self):
         del self.manager.ops[self.length:]
+
+
+def database_unreachable(exc):
+    """True if a pymongo error means the server did not answer in time
+    (down, unreachable, or too slow), not that it refused the request."""
+    return isinstance(exc, pymongo.errors.ConnectionFailure) or \
+        bool(getattr(exc, "timeout", False))
 
 
 def get_data_manager(db, transaction_manager, use_transactions=False):

@@ -5,11 +5,13 @@ Methods are plain functions taking the request first, registered with the
 ``config.add_jsonrpc_method`` directive. Their wire names are the API's
 camelCase names; the Python functions are snake_case.
 """
+import pymongo.errors
 import venusian
 
 from s01.worker.interfaces import IScrapyRoot
 from s01.worker.interfaces import IScrapySkin
 from s01.worker.rpc.protocol import MethodRegistry
+from s01.worker.rpc.protocol import commit_failed_view
 from s01.worker.rpc.protocol import jsonrpc_view
 from s01.worker.security import VIEW
 
@@ -45,6 +47,10 @@ def includeme(config):
     config.add_directive("add_jsonrpc_method", add_jsonrpc_method)
     config.add_view(jsonrpc_view, context=IScrapyRoot,
                     request_type=IScrapySkin, permission=VIEW)
+    # A commit that fails after the methods ran (the database went away).
+    config.add_exception_view(commit_failed_view,
+                              context=pymongo.errors.PyMongoError,
+                              request_type=IScrapySkin)
     config.scan("s01.worker.rpc.methods")
     config.scan("s01.worker.rpc.jobs")
     config.scan("s01.worker.rpc.packages")

@@ -18,12 +18,18 @@ HTTP rules of the endpoint (``/++skin++Scrapy``):
 * a notification, or a batch of notifications only, is answered with
   HTTP 204 and an empty body, also when the method failed;
 * everything else is HTTP 200 with a JSON-RPC response or array.
+
+A database that does not answer (down, unreachable, slower than
+``s01.mongo.timeout``) is error -32002 "Database unavailable", whether a
+method met it or the commit of its writes did; the calls of a request
+whose commit failed all answer that error.
 """
 import inspect
 import json
 import logging
 import time
 
+import pymongo.errors
 import transaction.interfaces
 from pyramid.httpexceptions import HTTPMethodNotAllowed
 from pyramid.httpexceptions import HTTPRequestEntityTooLarge
@@ -33,6 +39,8 @@ from pyramid.response import Response
 from s01.worker.exceptions import Forbidden
 from s01.worker.exceptions import InvalidParams
 from s01.worker.exceptions import S01Error
+from s01.worker.mongo.datamanager import database_unreachable
+from s01.worker.mongo.store import unavailable_error
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +241,15 @@ class Dispatcher:
             if savepoint is not None:
                 savepoint.rollback()
             raise
+        except pymongo.errors.PyMongoError as exc:
+            if savepoint is not None:
+                savepoint.rollback()
+            if not database_unreachable(exc):
+                log.exception("rpc method failed method=%s", name)
+                raise RPCError(INTERNAL_ERROR) from None
+            log.warning("rpc method failed: database unreachable method=%s "
+                        "error=%s", name, type(exc).__name__)
+            raise unavailable_error(request.mongo, exc) from exc
         except Exception:
             # The boundary between the protocol and a method: a bug must
             # answer -32603 without leaking its text, and keep serving.
@@ -271,6 +288,35 @@ def jsonrpc_view(request):
         return Response(status=204)
     return Response(body=encode(answer), content_type="application/json",
                     charset=None)
+
+
+def commit_failed_view(exc, request):
+    """Answer the calls of a JSON-RPC request whose commit failed.
+
+    The methods ran, but their writes did not reach the database: every
+    call of the request answers the error (notifications nothing).
+    """
+    if database_unreachable(exc):
+        log.warning("rpc commit failed: database unreachable error=%s",
+                    type(exc).__name__)
+        failure = unavailable_error(request.mongo, exc)
+        error = error_object(failure.code, _message_of(failure))
+    else:
+        log.error("rpc commit failed", exc_info=exc)
+        error = error_object(INTERNAL_ERROR, MESSAGES[INTERNAL_ERROR])
+    try:
+        payload = json.loads(request.body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        payload = None
+    members = payload if isinstance(payload, list) else [payload]
+    answers = [response_for(m.get("id") if isinstance(m, dict) and
+                            valid_id(m.get("id")) else None, error=error)
+               for m in members if not _is_notification(m)]
+    if not answers:
+        return Response(status=204)
+    return Response(body=encode(answers if isinstance(payload, list)
+                                else answers[0]),
+                    content_type="application/json", charset=None)
 
 
 def _is_notification(member):
