@@ -15,6 +15,7 @@ from s01.worker.exceptions import DuplicatedPackage
 from s01.worker.exceptions import InvalidParams
 from s01.worker.exceptions import JobFailed
 from s01.worker.exceptions import PackageNotFound
+from s01.worker.exceptions import StepFailed
 from s01.worker.exceptions import UnsafeArchive
 from s01.worker.interfaces import IInstaller
 from s01.worker.interfaces import IPackageRegistry
@@ -105,15 +106,22 @@ def run_spider(context):
     def started(pid):
         context.record({"process": {"pid": pid, "host": host}})
 
-    result = _utility(context, ISpiderRunner).run(
-        record, spider, job.get("args") or {}, run_settings, files,
-        on_start=started, stopping=_Stopping(context),
-        timeout=settings["s01.spiders.timeout"] or None)
+    try:
+        result = _utility(context, ISpiderRunner).run(
+            record, spider, job.get("args") or {}, run_settings, files,
+            on_start=started, stopping=_Stopping(context),
+            timeout=settings["s01.spiders.timeout"] or None)
+    except StepFailed as exc:
+        # The run could not start (no room for its files, a fork server
+        # that refused it): another attempt may do better.
+        raise JobFailed("spider %s did not start: %s" % (spider, exc)) \
+            from exc
     output = result.output()
     if context.reason is None and result.code != 0:
-        raise JobFailed("spider %s exited with code %s (finish reason %s)"
-                        % (spider, result.code, result.finish_reason),
-                        output=output)
+        raise JobFailed("spider %s exited with code %s (finish reason %s)%s"
+                        % (spider, result.code, result.finish_reason,
+                           ": " + result.problem if result.problem
+                           else ""), output=output)
     return output
 
 
