@@ -162,7 +162,14 @@ class Installer:
         name, version, py = self.check(name, version, py)
         md5 = check_md5(md5)
         steps = Steps("install")
-        with self._release_lock(name, version, py):
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(self._release_lock(name, version, py))
+            except OSError as exc:
+                # The packages folder itself cannot be written.
+                error = _step_error("fetch", exc)
+                steps.add("fetch", str(error))
+                raise InstallFailed(steps, error) from exc
             try:
                 spiders = self._install(steps, name, version, py, md5,
                                         bool(testing), stopping, job_id)
@@ -239,10 +246,7 @@ class Installer:
         except BaseException as exc:
             error = exc
             if isinstance(exc, OSError):
-                # A folder we may not write, a full disk: say which step
-                # met it, in words.
-                error = StepFailed(step, "%s: %s" % (
-                    exc.strerror or type(exc).__name__, exc.filename or ""))
+                error = _step_error(step, exc)
             if isinstance(error, S01Error):
                 steps.add(getattr(error, "step", None) or step, str(error))
             if created:
@@ -552,6 +556,13 @@ def _remove_empty_parents(target, top):
         except OSError:
             return
         parent = os.path.dirname(parent)
+
+
+def _step_error(step, exc):
+    """A folder we may not write, a full disk: say which step met it, in
+    words."""
+    return StepFailed(step, "%s: %s" % (exc.strerror or type(exc).__name__,
+                                        exc.filename or ""))
 
 
 def _last_line(exc):
