@@ -155,6 +155,10 @@ class IJobQueue(Interface):
     def reap(tm):
         """Requeue or fail jobs whose lease ran out; return how many."""
 
+    def adopt(tm):
+        """Give jobs written into the queue by hand (for this server) the
+        fields the queue needs and count them; return how many."""
+
     def cancel(tm, job_id):
         """Cancel a queued job at once, or ask a running one to stop."""
 

@@ -25,6 +25,7 @@ a failed attempt and watches ``context.stopping`` to stop early.
 import logging
 import os
 import queue as stdqueue
+import random
 import socket
 import threading
 import time
@@ -36,6 +37,7 @@ import transaction
 from zope.interface import implementer
 
 from s01.worker.exceptions import JobFailed
+from s01.worker.exceptions import WriteConflict
 from s01.worker.interfaces import IProcessor
 from s01.worker.jobs.queue import CANCELLED
 from s01.worker.jobs.queue import COMPLETED
@@ -237,7 +239,15 @@ class JobProcessor:
                 job = self._claim(tm, hint) if self.queue else None
                 busy = job is not None
                 if busy:
-                    self._run(tm, job)
+                    try:
+                        self._run(tm, job)
+                    except Exception:
+                        # The loop's boundary: a job whose end could not
+                        # be written (a malformed document) must not end
+                        # the thread; its lease runs out and the reaper
+                        # settles it.
+                        log.exception("processor job end failed id=%s",
+                                      job.get("_id"))
         except _ThreadKilled:
             log.warning("processor thread killed by test hook name=%s",
                         threading.current_thread().name)
@@ -333,6 +343,12 @@ class JobProcessor:
         while True:
             try:
                 write()
+            except WriteConflict:
+                # Other transactions kept writing the same counters; the
+                # job is still ours, so the same write is tried again.
+                log.info("job end write conflicted; trying again")
+                time.sleep(random.uniform(0, delay))
+                continue
             except pymongo.errors.PyMongoError as exc:
                 self._database_away(exc)
                 if self._stopping.is_set() and delay > 8:
@@ -361,6 +377,8 @@ class JobProcessor:
                 if now >= next_reap:
                     self.keep_house()
                     self.queue.reap(tm)
+                    if self.queue.adopt(tm):
+                        self.wake()
                     next_reap = now + self.reap_interval
             except pymongo.errors.PyMongoError as exc:
                 self._database_away(exc)
