@@ -147,13 +147,14 @@ class Daemon:
     """A real ``pserve`` of a copy of testing.ini, on a free port.
 
     ``settings`` and ``server`` override keys of the ``[app:main]`` and
-    ``[server:main]`` sections. The port and the ini stay the same across
-    ``kill`` and ``start``, so a test can crash a daemon and start it
-    again on the same database and folders.
+    ``[server:main]`` sections; ``wrapper`` is a command line that starts
+    pserve (in a mount namespace, say). The port and the ini stay the same
+    across ``kill`` and ``start``, so a test can crash a daemon and start
+    it again on the same database and folders.
     """
 
     def __init__(self, workdir, ini_text=None, log_name="pserve.log",
-                 settings=None, server=None):
+                 settings=None, server=None, wrapper=()):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = find_free_port()
@@ -165,6 +166,8 @@ class Daemon:
         text = ini_with(text, "server:main", server or {})
         self.ini.write_text(text)
         self.log_path = self.workdir / log_name
+        # A command line to start pserve with (unshare, setpriv).
+        self.wrapper = list(wrapper)
         self.process = None
         self._log = None
         self._ids = iter(range(1, 10**9))
@@ -184,8 +187,9 @@ class Daemon:
     def start(self, timeout=60):
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [str(BIN / "pserve"), str(self.ini)], cwd=str(self.workdir),
-            stdout=self._log, stderr=subprocess.STDOUT)
+            self.wrapper + [str(BIN / "pserve"), str(self.ini)],
+            cwd=str(self.workdir), stdout=self._log,
+            stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

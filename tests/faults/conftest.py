@@ -60,9 +60,10 @@ class FaultIndex:
     def url(self):
         return self.server.simple_url
 
-    def add(self, version, name=FAKE):
+    def add(self, version, name=FAKE, **options):
+        """Publish a version (``options`` go to build_fake_sdist)."""
         if (name, version) not in self.versions:
-            path = build_fake_sdist(self.sdists, name, version)
+            path = build_fake_sdist(self.sdists, name, version, **options)
             build_index(self.root, [path])
             self.versions.add((name, version))
         return version
@@ -118,16 +119,17 @@ def daemon_settings(tmp_path, mongo_uri, fault_db, fault_index, eggs_dir,
 @pytest.fixture
 def make_daemon(tmp_path, daemon_settings):
     """Start daemons: ``make_daemon(name, folder=None, server=None,
-    start=True, **settings)``; all are stopped at teardown."""
+    start=True, wrapper=(), **settings)``; all are stopped at teardown."""
     daemons = []
 
     def make(name="node1", folder=None, server=None, start=True,
-             **overrides):
+             wrapper=(), **overrides):
         folder = folder or tmp_path / name
         settings = daemon_settings(name, folder)
         settings.update(overrides)
         workdir = folder / ("daemon-%d" % len(daemons))
-        daemon = Daemon(workdir, settings=settings, server=server)
+        daemon = Daemon(workdir, settings=settings, server=server,
+                        wrapper=wrapper)
         daemon.name = name
         daemon.folder = folder
         daemons.append(daemon)

@@ -23,6 +23,10 @@ test needs, without Scrapy, so it installs in seconds. Its spiders:
 Like the real ``bin/crawl`` it takes ``--logfile``, ``--items`` and
 ``--stats``, and writes stats with ``finish_reason`` and
 ``item_scraped_count``.
+
+With ``broken_buildout`` the buildout fails half-way: its ``list`` part
+is installed, then a part whose recipe (in the package itself) raises
+"broken part: fails half-way on purpose".
 """
 import os
 
@@ -104,16 +108,35 @@ def run_stubborn(args):
     print("stubborn spider running", flush=True)
     time.sleep(3600)
     return 0
+
+
+class BrokenRecipe:
+    """A buildout recipe that fails when its part is installed."""
+
+    def __init__(self, buildout, name, options):
+        self.name = name
+
+    def install(self):
+        import zc.buildout
+
+        raise zc.buildout.UserError("broken part: fails half-way on "
+                                    "purpose")
+
+    update = install
 '''
 
 SETUP = '''from setuptools import setup
 
-setup(name=%(name)r, version=%(version)r, py_modules=["fakespiders"])
+setup(name=%(name)r, version=%(version)r, py_modules=["fakespiders"],
+      entry_points={"zc.buildout": ["broken = fakespiders:BrokenRecipe"]})
 '''
 
 WORKER_CFG = '''[buildout]
 develop = .
-parts = list crawl
+parts = %(parts)s
+
+[broken]
+recipe = %(name)s:broken
 
 [list]
 recipe = zc.recipe.egg:scripts
@@ -130,9 +153,11 @@ entry-points = crawl=fakespiders:crawl_main
 
 
 def build_fake_sdist(dest_dir, name="fake.spiders", version="1.0",
-                     spiders=FAKE_SPIDERS):
+                     spiders=FAKE_SPIDERS, broken_buildout=False):
     """Write the fake package's sdist into ``dest_dir``; its path."""
-    values = {"name": name, "version": version, "spiders": list(spiders)}
+    values = {"name": name, "version": version, "spiders": list(spiders),
+              "parts": "list broken crawl" if broken_buildout
+              else "list crawl"}
     top = "%s-%s" % (name, version)
     members = {
         top + "/PKG-INFO": ("Metadata-Version: 2.1\nName: %s\nVersion: %s\n"
