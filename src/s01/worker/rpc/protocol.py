@@ -27,6 +27,7 @@ whose commit failed all answer that error.
 import inspect
 import json
 import logging
+import math
 import time
 
 import pymongo.errors
@@ -136,14 +137,30 @@ def check_http(request):
 
 
 def parse_body(body):
-    """Decode and parse a request body, or raise a parse error."""
+    """Decode and parse a request body, or raise a parse error.
+
+    Strict JSON: NaN, Infinity and numbers too large for a float are
+    not JSON, though Python's parser takes them.
+    """
     try:
-        return json.loads(body.decode("utf-8"))
+        return json.loads(body.decode("utf-8"), parse_constant=_no_constant,
+                          parse_float=_finite_float)
     except (UnicodeDecodeError, ValueError) as exc:
         raise RPCError(PARSE_ERROR, "Parse error: %s" % exc) from None
     except RecursionError:
         raise RPCError(PARSE_ERROR, "Parse error: nested too deeply") \
             from None
+
+
+def _no_constant(name):
+    raise ValueError("%s is not JSON" % name)
+
+
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("%s is too large a number" % text)
+    return value
 
 
 def valid_id(value):
@@ -267,9 +284,16 @@ class Dispatcher:
 
 
 def encode(value):
-    """JSON for a response: datetimes as ISO text, ObjectIds as text."""
-    return json.dumps(value, default=_default, ensure_ascii=False) \
-        .encode("utf-8")
+    """JSON for a response: datetimes as ISO text, ObjectIds as text.
+
+    Text UTF-8 cannot hold (a lone surrogate echoed from a request id) is
+    sent as JSON escapes instead.
+    """
+    text = json.dumps(value, default=_default, ensure_ascii=False)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, default=_default).encode("ascii")
 
 
 def jsonrpc_view(request):
