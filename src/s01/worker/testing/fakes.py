@@ -153,8 +153,11 @@ entry-points = crawl=fakespiders:crawl_main
 
 
 def build_fake_sdist(dest_dir, name="fake.spiders", version="1.0",
-                     spiders=FAKE_SPIDERS, broken_buildout=False):
-    """Write the fake package's sdist into ``dest_dir``; its path."""
+                     spiders=FAKE_SPIDERS, broken_buildout=False, extra=None):
+    """Write the fake package's sdist into ``dest_dir``; its path.
+
+    ``extra`` maps more member names (below the top folder) to bytes.
+    """
     values = {"name": name, "version": version, "spiders": list(spiders),
               "parts": "list broken crawl" if broken_buildout
               else "list crawl"}
@@ -166,5 +169,7 @@ def build_fake_sdist(dest_dir, name="fake.spiders", version="1.0",
         top + "/fakespiders.py": (FAKE_MODULE % values).encode(),
         top + "/worker.cfg": (WORKER_CFG % values).encode(),
     }
+    members.update({top + "/" + member: data
+                    for member, data in (extra or {}).items()})
     path = os.path.join(str(dest_dir), "%s-%s.tar.gz" % (name, version))
     return make_tar_sdist(path, members)
