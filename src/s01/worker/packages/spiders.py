@@ -306,7 +306,12 @@ class SpiderRunner:
                     stopped = getattr(stopping, "reason", None) or "stopped"
                 elif deadline is not None and now > deadline:
                     stopped = "timeout"
-                if stopped is not None:
+                if stopped == "lost":
+                    # The job is no longer ours: another daemon may run it
+                    # any moment, so no grace.
+                    log.warning("spider killed pid=%s reason=lost", pid)
+                    _signal_group(pid, signal.SIGKILL)
+                elif stopped is not None:
                     log.info("spider stopping pid=%s reason=%s", pid,
                              stopped)
                     _signal_group(pid, signal.SIGTERM)
