@@ -318,3 +318,31 @@ def fault_queue(fault_db, mongo_uri):
     queue.tm = transaction.TransactionManager(explicit=True)
     yield queue
     store.client.close()
+
+
+class DeathWatch:
+    """Notes when the record spiders of a log die, every 50 ms, so runs
+    killed without an end line still get an end time."""
+
+    def __init__(self, log_path):
+        import threading
+
+        self.log_path = log_path
+        self.died = {}
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+
+    def _watch(self):
+        while not self.stopping.wait(0.05):
+            now = time.time()
+            for entries in spider_runs(self.log_path).values():
+                for pid, _, end in entries:
+                    if end is None and pid not in self.died and \
+                            not alive([pid]):
+                        self.died[pid] = now
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join()
+        return self.died
