@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: all install serve test check-python clean distclean
+.PHONY: all install serve test soak check-python clean distclean
 
 all: install
 
@@ -28,6 +28,12 @@ serve: install
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The long runs of docs/operations.rst: the fault suite with 20 kills,
+# then 50 clients for 60 s against a daemon of its own.
+soak: install
+	S01_KILL_ROUNDS=20 $(BIN)/pytest -rA tests/faults $(PYTEST_ARGS)
+	$(BIN)/python bench/load.py --clients 50 --seconds 60
 
 clean:
 	rm -rf build dist test-output .coverage .pytest_cache
