@@ -122,7 +122,8 @@ def main():
         tm = transaction.TransactionManager(explicit=True)
         started = time.perf_counter()
         counts = queue.recount(tm)
-        print("recounted %s secs=%.1f" % (counts, time.perf_counter() - started))
+        print("recounted %s secs=%.1f" % (counts,
+                                          time.perf_counter() - started))
         claim = timed(lambda: queue.claim(tm, OWNER, 60), 50)
         count = timed(queue.count, 5)
         first = timed(lambda: queue.list(limit=20), 10)

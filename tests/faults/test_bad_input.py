@@ -187,15 +187,27 @@ def bad_calls(py):
         ("getMissingPackageVersions", [huge], "serverName"),
         ("listPackages", [["node1"]], "serverName"),
         ("listSpiders", [FAKE, "1.0", "../.."], "pyVersion"),
+        ("listSpiders", ["demo.pkg", "1.0", "/etc"], "pyVersion"),
         ("removePackage", ["..", "..", ".."], "pkgName"),
+        ("removePackage", ["demo.pkg", "1.0", "../../../sentinel"],
+         "pyVersion"),
+        ("startAddPackage", ["a/b", "1.0", None], "pkgName"),
+        ("startAddPackage", ["demo", "1.0\x00", None], "pkgVersion"),
+        ("startRunSpider", ["demo.pkg", "1.0", py, "../x"], "spiderName"),
     ]
 
 
 def test_odd_and_oversized_params_get_invalid_params_naming_them(
-        make_daemon, fault_db, fault_report):
+        make_daemon, fault_index, fault_db, fault_report):
     daemon = make_daemon("node1")
     py = daemon.rpc("getDefaultPythonVersion")
     calls = bad_calls(py)
+    # C07: a sentinel beside the packages folder, an index that must
+    # hear nothing.
+    sentinel = daemon.folder / "sentinel" / "keep.txt"
+    sentinel.parent.mkdir()
+    sentinel.write_text("keep")
+    del fault_index.server.request_log[:]
     wrong = []
     for method, params, field in calls:
         answer = daemon.call(method, *params)
@@ -223,9 +235,18 @@ def test_odd_and_oversized_params_get_invalid_params_naming_them(
                                '"method": "getStartTime"}')
     assert answer["id"] == "\ud800" and answer["result"] > 0
 
-    # Nothing reached the queue or the disk.
+    # Nothing reached the queue, the index or the disk.
     assert fault_db.remoteJobs.count_documents({}) == 0
+    assert fault_index.server.request_log == []
     assert not os.path.exists(daemon.folder / "packages" / "demo")
+    assert sentinel.read_text() == "keep"
+    assert sorted(os.listdir(daemon.folder)) == ["daemon-0", "sentinel"]
+
+    # C07's control inputs pass every check (they are not installed).
+    for name, version in (("s01.demo", "0.16.2"), ("demo_pkg-2", "1.0b1"),
+                          ("demo_pkg-2", "2.0.post1"),
+                          ("s01.demo", "1.0+local")):
+        assert daemon.rpc("listSpiders", name, version, py)["code"] == -1
     fault_report("odd and oversized params", "%d calls: every one -32602 "
                  "naming its argument; NaN/Infinity -32700" % len(calls),
                  lost=0)
