@@ -12,6 +12,7 @@ import time
 import uuid
 
 import pymongo
+import pymongo.errors
 import pytest
 
 from s01.worker.testing.fakes import build_fake_sdist
@@ -21,18 +22,26 @@ from tests.conftest import Daemon
 from tests.fixtures.daemon import PYPI_SIMPLE
 
 FAKE = "fake.spiders"
-# Short leases and polls, so a crash is noticed in seconds.
+# Short polls and grace periods. The leases are the defaults': a busy
+# machine, late with renewals by seconds, must not make a job run again
+# where a test counts attempts.
 FAST = {
     "s01.processor.autostart": "true",
     "s01.processor.threads": "4",
     "s01.processor.poll_interval": "0.2",
-    "s01.processor.lease_seconds": "3",
-    "s01.processor.renew_interval": "0.5",
+    "s01.processor.lease_seconds": "30",
+    "s01.processor.renew_interval": "1",
     "s01.processor.reap_interval": "1",
     "s01.processor.heartbeat_interval": "1",
     "s01.processor.shutdown_grace": "2",
     "s01.spiders.stop_grace": "2",
     "s01.jobs.retry_delay": "1",
+}
+# For the tests of crashes and outages: a dead daemon's jobs are reaped,
+# and a daemon without its database fences its jobs, within seconds.
+SHORT_LEASES = {
+    "s01.processor.lease_seconds": "3",
+    "s01.processor.renew_interval": "0.5",
 }
 
 
@@ -79,25 +88,38 @@ def fault_index(tmp_path_factory):
 
 
 @pytest.fixture
-def fault_db(mongo_uri):
+def fault_mongo_uri(mongo_uri):
+    """The server the fault daemons use: the session's, unless a test
+    module gives its own."""
+    return mongo_uri
+
+
+@pytest.fixture
+def fault_db(fault_mongo_uri):
     """This test's database, read and written straight by the test."""
-    client = pymongo.MongoClient(mongo_uri, tz_aware=True)
+    client = pymongo.MongoClient(fault_mongo_uri, tz_aware=True,
+                                 socketTimeoutMS=30000)
     db = client["fault_%s" % uuid.uuid4().hex[:12]]
     yield db
-    client.drop_database(db.name)
+    try:
+        client.drop_database(db.name)
+    except pymongo.errors.PyMongoError:
+        # A killed daemon's transaction may hold it for a while yet; the
+        # database is not used again.
+        pass
     client.close()
 
 
 @pytest.fixture
-def daemon_settings(tmp_path, mongo_uri, fault_db, fault_index, eggs_dir,
-                    download_cache, wheelhouse, findlinks_dir):
+def daemon_settings(tmp_path, fault_mongo_uri, fault_db, fault_index,
+                    eggs_dir, download_cache, wheelhouse, findlinks_dir):
     """The overrides every fault daemon gets (a name adds its folders)."""
     def settings(name, folder=None):
         folder = folder or tmp_path / name
         values = dict(FAST)
         values.update({
             "s01.server_name": name,
-            "s01.mongo.uri": mongo_uri,
+            "s01.mongo.uri": fault_mongo_uri,
             "s01.mongo.database": fault_db.name,
             "s01.var.dir": str(folder / "var"),
             "s01.index.url": fault_index.url,
@@ -305,7 +327,7 @@ def half_installed(packages_dir, db, server_name):
 
 
 @pytest.fixture
-def fault_queue(fault_db, mongo_uri):
+def fault_queue(fault_db, fault_mongo_uri):
     """A JobQueue on the test's database, to queue jobs straight."""
     import transaction
 
@@ -313,7 +335,7 @@ def fault_queue(fault_db, mongo_uri):
     from s01.worker.jobs.queue import JobQueue
     from s01.worker.mongo.store import MongoStore
 
-    store = MongoStore(mongo_uri, fault_db.name)
+    store = MongoStore(fault_mongo_uri, fault_db.name)
     queue = JobQueue(store, ServerClock(store), "test")
     queue.tm = transaction.TransactionManager(explicit=True)
     yield queue

@@ -15,6 +15,7 @@ import pytest
 from s01.worker.mongo.embedded import EmbeddedMongo
 from s01.worker.mongo.embedded import find_free_port
 from tests.faults.conftest import FAKE
+from tests.faults.conftest import SHORT_LEASES
 from tests.faults.conftest import wait_finished
 from tests.faults.conftest import wait_for
 
@@ -63,8 +64,8 @@ def test_a_30_s_mongo_outage_pauses_work_and_loses_nothing(
         make_daemon, own_mongo, fault_report, tmp_path):
     import pymongo
 
-    daemon = make_daemon("node1", **{"s01.mongo.uri": own_mongo.uri,
-                                     "s01.mongo.database": "outage"})
+    daemon = make_daemon("node1", **dict(SHORT_LEASES, **{
+        "s01.mongo.uri": own_mongo.uri, "s01.mongo.database": "outage"}))
     db = pymongo.MongoClient(own_mongo.uri, tz_aware=True).outage
     py = daemon.rpc("getDefaultPythonVersion")
     answer = daemon.rpc("addPackage", FAKE, "1.0", None, None, False,
@@ -152,8 +153,8 @@ def test_an_outage_longer_than_a_lease_never_runs_a_job_twice_at_once(
     from tests.faults.conftest import spider_runs
 
     folder = tmp_path / "node1"
-    settings = {"s01.mongo.uri": own_mongo.uri,
-                "s01.mongo.database": "outage"}
+    settings = dict(SHORT_LEASES, **{"s01.mongo.uri": own_mongo.uri,
+                                     "s01.mongo.database": "outage"})
     a = make_daemon("node1", folder=folder, **settings)
     b = make_daemon("node1", folder=folder, **settings)
     db = pymongo.MongoClient(own_mongo.uri, tz_aware=True).outage
