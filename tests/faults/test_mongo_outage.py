@@ -41,8 +41,8 @@ def own_mongo(tmp_path):
                 port=port).start()
             return self
 
-        def stop(self):
-            self.current.stop()
+        def stop(self, grace=10):
+            self.current.stop(grace)
 
         @property
         def uri(self):
@@ -50,7 +50,7 @@ def own_mongo(tmp_path):
 
     server = Server().start()
     yield server
-    server.stop()
+    server.stop(grace=2)
 
 
 def timed(daemon, method, *params):
