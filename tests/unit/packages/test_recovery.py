@@ -138,3 +138,10 @@ def test_an_add_of_a_release_another_job_installed_is_a_duplicate(
         jobs.add_package(context)
     assert info.value.permanent is True
     assert str(info.value).startswith("Duplicated Package found at: ")
+
+
+def test_staging_folders_of_another_format_are_left_alone(installer):
+    other = os.path.join(installer.staging_dir, "install-abc123")
+    os.makedirs(other)
+    assert installer.clear_leftovers() == []
+    assert os.path.isdir(other)

@@ -271,7 +271,7 @@ class Installer:
 
     def _new_staging(self):
         os.makedirs(self.staging_dir, exist_ok=True)
-        # The pid says whose it is, for clear_leftovers.
+        # The daemon's token says whose it is, for clear_leftovers.
         return tempfile.mkdtemp(prefix="install-%s-" % daemon_token(),
                                 dir=self.staging_dir)
 
@@ -312,8 +312,9 @@ class Installer:
                 removed.append(target)
         for staging in glob.glob(os.path.join(
                 glob.escape(self.staging_dir), "install-*")):
+            # Another format (an older daemon's) is left alone.
             token = os.path.basename(staging).split("-")[1]
-            if not token_alive(token):
+            if ":" in token and not token_alive(token):
                 shutil.rmtree(staging, ignore_errors=True)
                 removed.append(staging)
         for path in removed:
