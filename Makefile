@@ -32,7 +32,8 @@ test: install
 # The long runs of docs/operations.rst: the fault suite with 20 kills,
 # then 50 clients for 60 s against a daemon of its own.
 soak: install
-	S01_KILL_ROUNDS=20 $(BIN)/pytest -rA tests/faults $(PYTEST_ARGS)
+	S01_KILL_ROUNDS=20 $(BIN)/pytest -rA --timeout 3600 tests/faults \
+	  $(PYTEST_ARGS)
 	$(BIN)/python bench/load.py --clients 50 --seconds 60
 
 clean:
