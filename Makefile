@@ -19,7 +19,8 @@ START_URL ?= https://docs.python.org/3/
 S01_PASSWORD ?= mgrpw
 export S01_PASSWORD
 
-.PHONY: all install index serve demo test check-python clean distclean
+.PHONY: all install index serve demo test soak check-python clean \
+	distclean
 
 all: install
 
@@ -50,6 +51,13 @@ demo: install
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The long runs of docs/operations.rst: the fault suite with 20 kills,
+# then 50 clients for 60 s against a daemon of its own.
+soak: install
+	S01_KILL_ROUNDS=20 $(BIN)/pytest -rA --timeout 3600 tests/faults \
+	  $(PYTEST_ARGS)
+	$(BIN)/python bench/load.py --clients 50 --seconds 60
 
 clean:
 	rm -rf build dist test-output .coverage .pytest_cache

@@ -6,7 +6,9 @@ Without ``--uri`` it starts the embedded server (in memory). It fills
 ``remoteJobs`` with jobs as ``JobQueue.enqueue`` writes them (most of
 them finished, as on a busy daemon, the rest queued), then prints the
 median and worst time of a claim, a count of every status, the first
-and a later page of the job list, and a filtered page.
+and a later page of the job list, and a filtered page; then how many
+jobs a second an eight-thread pool (two daemons of four threads each)
+claims and finishes from that queue.
 """
 import argparse
 import datetime
@@ -60,6 +62,41 @@ def timed(func, repeat):
     return statistics.median(times), max(times)
 
 
+def claim_rate(uri, database, clock, jobs, claimers=2, threads=4):
+    """Jobs claimed and finished a second by claimers x threads."""
+    import threading
+
+    queues = [JobQueue(MongoStore(uri, database), clock, "bench")
+              for _ in range(claimers)]
+    done = []
+    lock = threading.Lock()
+
+    def work(queue):
+        tm = transaction.TransactionManager(explicit=True)
+        while True:
+            with lock:
+                if len(done) >= jobs:
+                    return
+            job = queue.claim(tm, OWNER, 60)
+            if job is None:
+                return
+            queue.finish(tm, job, "completed", {})
+            with lock:
+                done.append(job["_id"])
+
+    workers = [threading.Thread(target=work, args=(queue,))
+               for queue in queues for _ in range(threads)]
+    started = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    seconds = time.perf_counter() - started
+    for queue in queues:
+        queue.store.close()
+    return len(done), len(set(done)), seconds
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=100_000)
@@ -85,7 +122,8 @@ def main():
         tm = transaction.TransactionManager(explicit=True)
         started = time.perf_counter()
         counts = queue.recount(tm)
-        print("recounted %s secs=%.1f" % (counts, time.perf_counter() - started))
+        print("recounted %s secs=%.1f" % (counts,
+                                          time.perf_counter() - started))
         claim = timed(lambda: queue.claim(tm, OWNER, 60), 50)
         count = timed(queue.count, 5)
         first = timed(lambda: queue.list(limit=20), 10)
@@ -102,6 +140,11 @@ def main():
                 ("list filtered page", filtered)]:
             print("%-20s median_ms=%8.1f worst_ms=%8.1f" % (
                 name, median, worst))
+        claimed, distinct, seconds = claim_rate(uri, store.db.name, clock,
+                                                2000)
+        print("claim+finish, 2 claimers x 4 threads: %d jobs (%d distinct) "
+              "in %.1f s, %.0f jobs/s" % (claimed, distinct, seconds,
+                                         claimed / seconds))
     finally:
         store.client.drop_database(store.db.name)
         store.close()

@@ -30,7 +30,7 @@ from s01.worker.mongo.embedded import find_free_port
 
 # Fixtures of sdists and indexes, the docs site, and apps that install.
 pytest_plugins = ["tests.fixtures.docs", "tests.fixtures.packages",
-                  "tests.fixtures.daemon"]
+                  "tests.fixtures.daemon", "tests.fixtures.report"]
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTING_INI = ROOT / "testing.ini"
@@ -174,36 +174,34 @@ def rpc(testapp):
     return RPC(testapp)
 
 
-def ini_with(text, settings):
-    """The ini text with ``[app:main]`` settings replaced or added."""
-    for key, value in settings.items():
-        line = "%s = %s" % (key, str(value).replace("\n", "\n    "))
-        pattern = re.compile(r"(?m)^%s =.*(\n[ \t]+\S.*)*$" % re.escape(key))
-        if pattern.search(text):
-            text = pattern.sub(lambda match: line, text, count=1)
-        else:
-            text = text.replace("[app:main]\n", "[app:main]\n%s\n" % line,
-                                1)
-    return text
-
-
 class Daemon:
     """A real ``pserve`` of a copy of testing.ini, on a free port.
 
-    ``settings`` replace or add ``[app:main]`` settings of the copy.
+    ``settings`` and ``server`` override keys of the ``[app:main]`` and
+    ``[server:main]`` sections; ``wrapper`` is a command line that starts
+    pserve (in a mount namespace, say). The port and the ini stay the same
+    across ``kill`` and ``start``, so a test can crash a daemon and start
+    it again on the same database and folders.
     """
 
     def __init__(self, workdir, ini_text=None, log_name="pserve.log",
-                 settings=None):
+                 settings=None, server=None, wrapper=()):
         self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = find_free_port()
         self.ini = self.workdir / "testing.ini"
         text = ini_text or TESTING_INI.read_text()
         text = re.sub(r"(?m)^http_port = \d+$", "http_port = %d" % self.port,
                       text)
-        self.ini.write_text(ini_with(text, settings or {}))
+        text = ini_with(text, "app:main", settings or {})
+        text = ini_with(text, "server:main", server or {})
+        self.ini.write_text(text)
         self.log_path = self.workdir / log_name
+        # A command line to start pserve with (unshare, setpriv).
+        self.wrapper = list(wrapper)
         self.process = None
+        self._log = None
+        self._ids = iter(range(1, 10**9))
 
     @property
     def url(self):
@@ -213,11 +211,16 @@ class Daemon:
     def rpc_url(self):
         return self.url + "/++skin++Scrapy"
 
+    @property
+    def pid(self):
+        return self.process.pid
+
     def start(self, timeout=60):
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [str(BIN / "pserve"), str(self.ini)], cwd=str(self.workdir),
-            stdout=self._log, stderr=subprocess.STDOUT)
+            self.wrapper + [str(BIN / "pserve"), str(self.ini)],
+            cwd=str(self.workdir), stdout=self._log,
+            stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -234,11 +237,72 @@ class Daemon:
         if self.process and self.process.poll() is None:
             self.process.send_signal(sig)
             self.process.wait(timeout)
-        self._log.close()
-        return self.process.returncode
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        return self.process.returncode if self.process else None
+
+    def kill(self):
+        """End the daemon with SIGKILL, as a crash would."""
+        return self.stop(signal.SIGKILL)
+
+    def running(self):
+        return self.process is not None and self.process.poll() is None
 
     def log(self):
         return self.log_path.read_text(errors="replace")
+
+    def call(self, method, *params, auth=MGR, timeout=30, **named):
+        """Post one JSON-RPC call; the whole answer object."""
+        body = {"jsonrpc": "2.0", "method": method, "id": next(self._ids),
+                "params": named or list(params)}
+        request = urllib.request.Request(
+            self.rpc_url, json.dumps(body).encode("utf-8"),
+            {"Content-Type": "application/json", "Authorization": auth})
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read())
+
+    def rpc(self, method, *params, timeout=30, **named):
+        """The result of one call; an error answer fails the test."""
+        answer = self.call(method, *params, timeout=timeout, **named)
+        assert "error" not in answer, answer
+        return answer["result"]
+
+
+def ini_with(text, section, values):
+    """``text`` with ``values`` set in ``[section]``.
+
+    An earlier value of a key (with its continuation lines) is replaced;
+    a value holding newlines becomes a continued value.
+    """
+    if not values:
+        return text
+    lines = text.splitlines()
+    start = lines.index("[%s]" % section) + 1
+    end = next((at for at in range(start, len(lines))
+                if lines[at].startswith("[")), len(lines))
+    body = lines[start:end]
+    for key in values:
+        pattern = re.compile(r"%s\s*=" % re.escape(key))
+        kept, skipping = [], False
+        for line in body:
+            if pattern.match(line):
+                skipping = True
+                continue
+            if skipping and line[:1] in (" ", "\t") and line.strip():
+                continue
+            skipping = False
+            kept.append(line)
+        body = kept
+    added = []
+    for key, value in values.items():
+        value = str(value)
+        if "\n" in value:
+            added.append("%s =\n%s" % (key, "\n".join(
+                "    " + part for part in value.splitlines())))
+        else:
+            added.append("%s = %s" % (key, value))
+    return "\n".join(lines[:start] + added + body + lines[end:]) + "\n"
 
 
 @pytest.fixture(scope="session")

@@ -137,9 +137,9 @@ def test_a_call_needing_the_database_says_it_is_unavailable(make_app):
     assert time.monotonic() - started < 5
     assert answer["id"] is not None
     assert answer["error"]["code"] == -32002
-    assert answer["error"]["message"] == (
-        "Database unavailable: no answer from MongoDB at 127.0.0.1:%d"
-        % port)
+    assert answer["error"]["message"].startswith(
+        "Database unavailable: MongoDB at 127.0.0.1:%d did not answer "
+        "within 1 s" % port)
 
 
 def test_a_commit_the_database_misses_says_it_is_unavailable(make_app):
@@ -153,4 +153,4 @@ def test_a_commit_the_database_misses_says_it_is_unavailable(make_app):
                          "params": ["late"]}, status=200)
     assert response.content_type == "application/json"
     assert response.json["error"]["code"] == -32002
-    assert response.json["id"] is None
+    assert response.json["id"] == 7

@@ -58,6 +58,14 @@ class ConflictError(S01Error, transaction.interfaces.TransientError):
     message = "Conflicting update"
 
 
+class WriteConflict(ConflictError):
+    """Raised if a commit kept meeting concurrent MongoDB transactions.
+
+    Unlike its base, the documents it names still match: the same change
+    may succeed when tried again.
+    """
+
+
 class PackageError(S01Error):
     """Base of errors about spider packages."""
 

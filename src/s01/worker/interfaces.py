@@ -58,6 +58,13 @@ class IProcessor(Interface):
     def is_alive():
         """Return True if the processor's threads are really running."""
 
+    housekeeping = Attribute(
+        "Callables run at start-up and before each reap (clearing what "
+        "daemons killed on this host left); parts append theirs.")
+
+    def keep_house():
+        """Run the housekeeping callables, logging any that fails."""
+
 
 class IPackageRegistry(Interface):
     """The records of installed spider packages, per server.
@@ -117,6 +124,10 @@ class IInstaller(Interface):
         """Stop the running installs (they roll back) and any new ones;
         return whether all ended within ``timeout`` seconds."""
 
+    def clear_leftovers():
+        """Remove the folders of installs killed half-way (not those in
+        progress); return their paths."""
+
 
 class ISpiderRunner(Interface):
     """Runs one spider of an installed package as a child process."""
@@ -158,6 +169,10 @@ class IJobQueue(Interface):
 
     def reap(tm):
         """Requeue or fail jobs whose lease ran out; return how many."""
+
+    def adopt(tm):
+        """Give jobs written into the queue by hand (for this server) the
+        fields the queue needs and count them; return how many."""
 
     def cancel(tm, job_id):
         """Cancel a queued job at once, or ask a running one to stop."""

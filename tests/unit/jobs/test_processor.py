@@ -220,3 +220,50 @@ def test_the_heartbeat_names_the_running_jobs(make_processor, tm):
     assert servers[0]["serverName"] == "node1"
     assert servers[0]["alive"] is True
     processor.cancel_local(job_id)
+
+
+def test_a_job_end_that_cannot_be_written_never_kills_a_thread(
+        make_processor, tm, monkeypatch):
+    processor = make_processor({"Echo": lambda ctx: {}}, threads=1)
+    finish = processor.queue.finish
+    broken = []
+
+    def finish_once_broken(tm, job, status, output):
+        if not broken:
+            broken.append(job["_id"])
+            raise KeyError("maxRetries")
+        return finish(tm, job, status, output)
+
+    monkeypatch.setattr(processor.queue, "finish", finish_once_broken)
+    processor.start()
+    queue_job(processor, tm)
+    wait_for(lambda: broken)
+    good = queue_job(processor, tm)
+    wait_for(lambda: status_of(processor, good) == "completed")
+    assert processor.is_alive() is True
+
+
+def test_a_job_whose_lease_cannot_be_renewed_stops_before_it_ends(
+        make_processor, tm, monkeypatch):
+    import pymongo.errors
+
+    stopped = []
+
+    def waits(ctx):
+        started = time.monotonic()
+        ctx.stopping.wait(30)
+        stopped.append((ctx.reason, time.monotonic() - started))
+        return {}
+
+    processor = make_processor({"Echo": waits}, lease_seconds=2.0)
+    assert processor.fence_seconds == 1.0
+
+    def unreachable(*args):
+        raise pymongo.errors.AutoReconnect("connection refused")
+
+    monkeypatch.setattr(processor.queue, "renew", unreachable)
+    processor.start()
+    queue_job(processor, tm)
+    reason, seconds = wait_for(lambda: stopped)[0]
+    assert reason == "lost"
+    assert 0.9 <= seconds < 2.0

@@ -359,3 +359,86 @@ def test_list_reads_only_the_fields_asked_for(queue, tm):
 
 def test_the_queue_keeps_its_interface(queue):
     assert verifyObject(IJobQueue, queue)
+
+
+def test_a_job_written_by_hand_is_adopted_counted_and_claimed(queue, tm):
+    raw = queue.jobs.insert_one({"status": "queued", "jobName": "AddPackage",
+                                 "serverNames": ["node1"]}).inserted_id
+    assert queue.claim(tm, OWNER, 30) is None
+    assert queue.adopt(tm) == 1
+    assert queue.adopt(tm) == 0
+    assert queue.count()["queued"] == 1
+
+    job = queue.jobs.find_one({"_id": raw})
+    assert (job["retryCounter"], job["maxRetries"], job["retryDelay"]) == \
+        (0, 3, 5)
+    assert job["errors"] == [] and job["_version"] == 1
+    assert job["_type"] == "AddPackage" and job["__name__"] == str(raw)
+    docs, _ = queue.list()
+    assert [d["_id"] for d in docs] == [raw]
+    claimed = queue.claim(tm, OWNER, 30)
+    assert claimed["_id"] == raw and claimed["retryCounter"] == 1
+
+
+def test_adopting_replaces_counts_that_are_not_numbers(queue, tm):
+    raw = queue.jobs.insert_one({
+        "status": "queued", "serverNames": ["node1"], "retryCounter": "x",
+        "maxRetries": True, "retryDelay": -5, "errors": "none"}).inserted_id
+    assert queue.adopt(tm) == 1
+    job = queue.jobs.find_one({"_id": raw})
+    assert (job["retryCounter"], job["maxRetries"], job["retryDelay"],
+            job["errors"], job["jobName"]) == (0, 3, 5, [], None)
+
+
+def test_adopting_leaves_other_servers_and_finished_jobs(queue, tm):
+    queue.jobs.insert_one({"status": "queued", "serverNames": ["node2"]})
+    queue.jobs.insert_one({"status": "completed", "serverNames": ["node1"]})
+    assert queue.adopt(tm) == 0
+
+
+def conflict_once(monkeypatch):
+    """Make the next job state change meet a busy counter document."""
+    from s01.worker.exceptions import WriteConflict
+    from s01.worker.jobs import queue as module
+
+    move = module._move
+    calls = []
+
+    def busy_once(*args, **kw):
+        if not calls:
+            calls.append(1)
+            raise WriteConflict("write conflict: busy")
+        return move(*args, **kw)
+
+    monkeypatch.setattr(module, "_move", busy_once)
+
+
+def test_a_busy_finish_is_not_mistaken_for_a_lost_job(
+        queue, tm, monkeypatch):
+    from s01.worker.exceptions import WriteConflict
+
+    enqueue(queue, tm)
+    job = queue.claim(tm, OWNER, 30)
+    conflict_once(monkeypatch)
+    with pytest.raises(WriteConflict):
+        queue.finish(tm, job, "completed", {})
+    assert queue.get(str(job["_id"]))["claim"] == job["claim"]
+    assert queue.finish(tm, job, "completed", {}) is True
+
+
+def test_a_busy_renewal_keeps_the_job(queue, tm, monkeypatch):
+    from s01.worker.exceptions import WriteConflict
+    from s01.worker.mongo import datamanager
+
+    enqueue(queue, tm)
+    job = queue.claim(tm, OWNER, 30)
+    update = datamanager.MongoDataManager.update_where
+
+    def busy(self, *args):
+        monkeypatch.setattr(datamanager.MongoDataManager, "update_where",
+                            update)
+        raise WriteConflict("write conflict: busy")
+
+    monkeypatch.setattr(datamanager.MongoDataManager, "update_where", busy)
+    assert queue.renew(tm, job, 30) == "held"
+    assert queue.renew(tm, job, 30) == "held"

@@ -14,6 +14,7 @@ from s01.worker.packages.archive import Member
 from s01.worker.packages.archive import extract_archive
 from s01.worker.packages.archive import scan_archive
 from s01.worker.testing.index import Entry
+from s01.worker.testing.index import make_header_bomb
 from s01.worker.testing.index import make_tar_sdist
 from s01.worker.testing.index import make_zip_sdist
 from s01.worker.testing.index import sdist_members
@@ -445,3 +446,47 @@ def test_writing_stops_at_the_total_budget(tmp_path):
     finally:
         os.close(folder_fd)
     assert "takes the archive past its limit unpacked" in str(info.value)
+
+
+def test_a_chain_of_long_name_headers_is_refused_not_recursed(tmp_path,
+                                                               parent):
+    # Thousands of headers each naming the next member: tarfile would
+    # recurse once a header and overflow the stack.
+    path = make_header_bomb(tmp_path / "demo-1.tar.gz", "demo-1",
+                            tarfile.GNUTYPE_LONGNAME,
+                            b"demo-1/" + b"a" * 200, 3000)
+    with pytest.raises(UnsafeArchive) as info:
+        extract_archive(path, parent)
+    assert "follows 8 others in a row, over the limit of 8" in \
+        str(info.value)
+    assert os.listdir(parent) == []
+
+
+@pytest.mark.parametrize("kind", [tarfile.XHDTYPE, tarfile.GNUTYPE_LONGNAME])
+def test_an_extended_header_too_large_is_refused_before_it_is_read(
+        tmp_path, parent, kind):
+    # A megabyte of header compresses to a kilobyte; a gigabyte would
+    # have been read into memory whole.
+    payload = b"a" * 1048576
+    path = make_header_bomb(tmp_path / "demo-1.tar.gz", "demo-1", kind,
+                            payload)
+    assert os.path.getsize(path) < 8192
+    with pytest.raises(UnsafeArchive) as info:
+        extract_archive(path, parent)
+    assert "an extended tar header at byte 0 holds %d bytes, over the " \
+        "limit of 65536" % len(payload) == str(info.value)
+    assert os.listdir(parent) == []
+
+
+def test_a_few_extended_headers_in_a_row_are_fine(tmp_path, parent):
+    members = sdist_members("demo", "1", {
+        "demo-1/" + "long" * 60 + ".txt": b"long name, pax header"})
+    path = tar_gz(tmp_path / "demo-1", members)
+    top = extract_archive(path, parent)
+    assert os.path.isfile(os.path.join(top, "long" * 60 + ".txt"))
+
+
+def test_a_gnu_sparse_member_is_refused_at_its_header(tmp_path, parent):
+    path = make_header_bomb(tmp_path / "demo-1.tar.gz", "demo-1",
+                            tarfile.GNUTYPE_SPARSE, b"")
+    assert_refused(path, parent, "././@LongLink", "is a sparse file")

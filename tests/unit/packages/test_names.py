@@ -189,3 +189,48 @@ def test_safe_join_refuses_a_symlink_leading_out(tmp_path):
     with pytest.raises(DirectoryTraversal) as info:
         names.safe_join(base, "link", "sentinel")
     assert info.value.code == 1007
+
+
+def nested(depth):
+    value = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"X": nested(11)}, "settings.X: 1 is nested more than 10 levels "
+     "deep"),
+    ({"X": 2 ** 63}, "settings.X: %d is outside the 64-bit integer range"
+     % 2 ** 63),
+    ({"X": "\ud800"}, "settings.X: '\\ud800' is not valid Unicode text"),
+    ({"X": {"a\x00b": 1}}, "settings.X: 'a\\x00b' is not a usable key"),
+    ({"X": {"$where": 1}}, "settings.X: '$where' is not a usable key"),
+    ({"X": {"a": {"\udfff": 1}}}, "settings.X.a: '\\udfff' is not valid "
+     "Unicode text"),
+])
+def test_settings_a_job_could_not_store_are_refused(settings, message):
+    with pytest.raises(InvalidParams) as info:
+        names.check_scrapy_settings(settings)
+    assert str(info.value).startswith(message)
+
+
+def test_settings_of_json_values_within_bounds_pass():
+    settings = {"ITEM_PIPELINES": {"demo.pipelines.Store": 300},
+                "X": nested(10), "N": -2 ** 63, "F": 0.5, "T": None}
+    assert names.check_scrapy_settings(settings) == settings
+
+
+@pytest.mark.parametrize("check", [names.check_spider_name,
+                                   names.check_server_name])
+def test_text_with_a_lone_surrogate_is_refused(check):
+    with pytest.raises(InvalidParams) as info:
+        check("spider\ud800")
+    assert "is not valid Unicode text" in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["\ud800", float("inf"), float("nan")])
+def test_spider_arguments_a_program_could_not_take_are_refused(value):
+    with pytest.raises(InvalidParams) as info:
+        names.check_spider_args({"a": value})
+    assert str(info.value).startswith("args.a: ")

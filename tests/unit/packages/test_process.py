@@ -303,3 +303,44 @@ def test_program_env_adds_extra():
     env = program_env({"PIP_NO_INDEX": "1", "LANG": "C"})
     assert env["PIP_NO_INDEX"] == "1"
     assert env["LANG"] == "C"
+
+
+def test_program_env_marks_programs_with_this_daemon():
+    token = program_env()[process.OWNER_VARIABLE]
+    assert token == process.daemon_token()
+    assert token.startswith("%d:" % os.getpid())
+    assert process.token_alive(token) is True
+
+
+def test_a_token_of_a_dead_or_reused_pid_is_not_alive():
+    pid, start = process.daemon_token().split(":")
+    assert process.token_alive("%s:%d" % (pid, int(start) + 1)) is False
+    assert process.token_alive("999999999:1") is False
+    assert process.token_alive("garbage") is False
+
+
+def test_sweep_kills_the_programs_of_a_dead_daemon_only():
+    import subprocess
+
+    dead = "%d:1" % os.getpid()
+    orphan = subprocess.Popen(
+        ["sh", "-c", "sleep 60 & wait"],
+        env=program_env({process.OWNER_VARIABLE: dead}),
+        start_new_session=True)
+    ours = subprocess.Popen(["sleep", "60"], env=program_env())
+    try:
+        time.sleep(0.2)
+        grandchild = [pid for pid, token in process._marked_processes()
+                      if token == dead and pid != orphan.pid]
+        assert len(grandchild) == 1
+
+        killed = process.sweep_orphans()
+        assert orphan.pid in killed and grandchild[0] in killed
+        assert orphan.wait(5) == -9
+        assert not alive(grandchild[0])
+        assert alive(ours.pid)
+        assert process.sweep_orphans() == []
+    finally:
+        for proc in (orphan, ours):
+            proc.kill()
+            proc.wait()

@@ -60,15 +60,23 @@ class ServerClock:
             offset, refreshed = self._offset, self._refreshed
         stale = refreshed is None or \
             time.monotonic() - refreshed > self.refresh_seconds
+        if stale and offset is not None and self.store.known_down():
+            # Asking a server the client knows is down would only wait
+            # out its timeout; the old offset serves meanwhile.
+            return offset
         if stale:
             try:
                 offset = self.refresh()
             except pymongo.errors.PyMongoError as exc:
                 if offset is None:
                     raise
-                # Keep the last offset through a short outage; it drifts
-                # by far less than a lease in that time.
+                # Keep the last offset through an outage, and ask again
+                # only after another period: every call waiting for the
+                # server's timeout first would make each one that slow.
+                # The offset drifts by far less than a lease meanwhile.
                 log.debug("server clock refresh failed error=%s", exc)
+                with self._lock:
+                    self._refreshed = time.monotonic()
         return offset
 
 

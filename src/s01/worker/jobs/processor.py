@@ -17,6 +17,11 @@ What the processor promises:
 * ``stop`` stops claiming, lets running jobs finish for ``shutdown_grace``
   seconds, then stops them; each stopped job goes back to the queue with
   its attempt refunded, so no job is left in ``processing``.
+* A job whose lease could not be renewed (the database unreachable from
+  here) is stopped, reason ``lost``, before the lease runs out
+  (``fence_seconds`` after its last renewal), so another daemon's reaper
+  never hands it on while it still runs here; it runs again once the
+  database is back. An outage shorter than that pauses nothing.
 
 A handler is a callable taking a :class:`JobContext` and returning the
 job's ``output``. It raises :class:`~s01.worker.exceptions.JobFailed` for
@@ -25,6 +30,7 @@ a failed attempt and watches ``context.stopping`` to stop early.
 import logging
 import os
 import queue as stdqueue
+import random
 import socket
 import threading
 import time
@@ -36,6 +42,7 @@ import transaction
 from zope.interface import implementer
 
 from s01.worker.exceptions import JobFailed
+from s01.worker.exceptions import WriteConflict
 from s01.worker.interfaces import IProcessor
 from s01.worker.jobs.queue import CANCELLED
 from s01.worker.jobs.queue import COMPLETED
@@ -44,6 +51,8 @@ log = logging.getLogger(__name__)
 
 _WAKE = None
 _STOP = object()
+# How often the fence looks at the running jobs' leases.
+FENCE_POLL = 0.2
 
 
 class _ThreadKilled(BaseException):
@@ -53,9 +62,11 @@ class _ThreadKilled(BaseException):
 class JobContext:
     """What a handler gets: the job, a stop signal and a way to report."""
 
-    def __init__(self, processor, job):
+    def __init__(self, processor, job, fence_at=None):
         self.processor = processor
         self.job = job
+        # When to stop the job if its lease is not renewed by then.
+        self.fence_at = fence_at
         self.stopping = threading.Event()
         self.reason = None
         self._lock = threading.Lock()
@@ -119,12 +130,16 @@ class JobProcessor:
         self.reap_interval = reap_interval
         self.heartbeat_interval = heartbeat_interval
         self.shutdown_grace = shutdown_grace
+        # A job stops this long after its last renewal: early enough that
+        # it is gone (a spider is killed at once) before the lease ends.
+        self.fence_seconds = lease_seconds - max(1.0, lease_seconds / 5)
         self.address = address
         self.instance = uuid.uuid4().hex
         self.host = socket.gethostname()
         self.startTime = None
         self._threads = []
         self._keeper = None
+        self._fence = None
         self._hints = stdqueue.SimpleQueue()
         self._stopping = threading.Event()
         self._kill = threading.Event()
@@ -132,6 +147,9 @@ class JobProcessor:
         self._running = {}
         self._outage = False
         self.before_start = None
+        # Callables the keeper runs before each reap (clearing what dead
+        # daemons on this host left behind), errors logged.
+        self.housekeeping = []
 
     # Life cycle.
 
@@ -157,6 +175,11 @@ class JobProcessor:
                 self._keeper = threading.Thread(
                     target=self._keep, name="s01-keeper", daemon=True)
                 self._keeper.start()
+            if self._fence is None or not self._fence.is_alive():
+                self._fence = threading.Thread(
+                    target=self._watch_leases, name="s01-fence",
+                    daemon=True)
+                self._fence.start()
             self.startTime = time.time()
         log.info("processor started threads=%d server=%s instance=%s",
                  self.size, self.server_name, self.instance)
@@ -184,6 +207,9 @@ class JobProcessor:
             thread.join(grace + 5.0)
         if keeper is not None:
             keeper.join(self.renew_interval + 5.0)
+        fence, self._fence = self._fence, None
+        if fence is not None:
+            fence.join(FENCE_POLL + 5.0)
         alive = any(t.is_alive() for t in threads)
         log.info("processor stopped alive=%s server=%s", alive,
                  self.server_name)
@@ -231,10 +257,19 @@ class JobProcessor:
                     return
                 if self._kill.is_set():
                     raise _ThreadKilled()
-                job = self._claim(tm, hint) if self.queue else None
+                job, leased_at = self._claim(tm, hint) if self.queue \
+                    else (None, None)
                 busy = job is not None
                 if busy:
-                    self._run(tm, job)
+                    try:
+                        self._run(tm, job, leased_at)
+                    except Exception:
+                        # The loop's boundary: a job whose end could not
+                        # be written (a malformed document) must not end
+                        # the thread; its lease runs out and the reaper
+                        # settles it.
+                        log.exception("processor job end failed id=%s",
+                                      job.get("_id"))
         except _ThreadKilled:
             log.warning("processor thread killed by test hook name=%s",
                         threading.current_thread().name)
@@ -246,9 +281,12 @@ class JobProcessor:
             return _WAKE
 
     def _claim(self, tm, hint):
+        """Claim a job: (job, monotonic time before its lease began), or
+        (None, None)."""
         owner = {"server": self.server_name, "instance": self.instance,
                  "host": self.host, "pid": os.getpid(),
                  "thread": threading.current_thread().name}
+        leased_at = time.monotonic()
         try:
             job = None
             if hint is not None:
@@ -258,18 +296,19 @@ class JobProcessor:
                 job = self.queue.claim(tm, owner, self.lease_seconds)
         except pymongo.errors.PyMongoError as exc:
             self._database_away(exc)
-            return None
+            return None, None
         except Exception:
             # The boundary of the worker loop: a bug in claiming must not
             # end the thread; log it and poll again.
             log.exception("processor claim failed")
             time.sleep(self.poll_interval)
-            return None
+            return None, None
         self._database_back()
-        return job
+        return job, leased_at
 
-    def _run(self, tm, job):
-        context = JobContext(self, job)
+    def _run(self, tm, job, leased_at=None):
+        leased_at = time.monotonic() if leased_at is None else leased_at
+        context = JobContext(self, job, leased_at + self.fence_seconds)
         job_id = context.job_id
         with self._lock:
             self._running[job_id] = context
@@ -330,6 +369,12 @@ class JobProcessor:
         while True:
             try:
                 write()
+            except WriteConflict:
+                # Other transactions kept writing the same counters; the
+                # job is still ours, so the same write is tried again.
+                log.info("job end write conflicted; trying again")
+                time.sleep(random.uniform(0, delay))
+                continue
             except pymongo.errors.PyMongoError as exc:
                 self._database_away(exc)
                 if self._stopping.is_set() and delay > 8:
@@ -356,7 +401,10 @@ class JobProcessor:
                     self._write_heartbeat(processing=True)
                     next_beat = now + self.heartbeat_interval
                 if now >= next_reap:
+                    self.keep_house()
                     self.queue.reap(tm)
+                    if self.queue.adopt(tm):
+                        self.wake()
                     next_reap = now + self.reap_interval
             except pymongo.errors.PyMongoError as exc:
                 self._database_away(exc)
@@ -364,11 +412,40 @@ class JobProcessor:
                 # The keeper's loop boundary, as the workers': log, go on.
                 log.exception("processor keeper failed")
 
+    def keep_house(self):
+        """Run the housekeeping callables; one failing stops no other."""
+        for task in self.housekeeping:
+            try:
+                task()
+            except pymongo.errors.PyMongoError as exc:
+                log.warning("processor housekeeping postponed: database "
+                            "unreachable error=%s", type(exc).__name__)
+            except Exception:
+                # Housekeeping is a boundary too: log it, keep the keeper.
+                log.exception("processor housekeeping failed task=%s",
+                              getattr(task, "__name__", task))
+
     def _renew(self, tm):
         for context in self.running_contexts():
+            renewing_at = time.monotonic()
             answer = self.queue.renew(tm, context.job, self.lease_seconds)
-            if answer != "held":
+            if answer == "held":
+                context.fence_at = renewing_at + self.fence_seconds
+            else:
                 context.stop(answer)
+
+    def _watch_leases(self):
+        """Stop jobs whose lease was not renewed in time (see the module
+        doc); no database call here, so an outage cannot hold it up."""
+        while not self._stopping.wait(FENCE_POLL):
+            now = time.monotonic()
+            for context in self.running_contexts():
+                if context.fence_at is not None and now > context.fence_at \
+                        and not context.stopping.is_set():
+                    log.warning("job fenced id=%s: lease not renewed for "
+                                "%.1f s, stopped before it runs out",
+                                context.job_id, self.fence_seconds)
+                    context.stop("lost")
 
     def _write_heartbeat(self, processing):
         if self.queue is None:

@@ -33,8 +33,13 @@ Counting: every state change also moves the job between the counters in
 ``jobCounts`` (a few shards a status, so concurrent changes rarely write
 the same counter), in the same commit, so ``count`` reads a handful of
 small documents instead of counting 100,000 jobs. Writes that bypass this
-module (a job inserted by hand) leave the counters behind until
-:meth:`JobQueue.recount`.
+module leave the counters behind until :meth:`JobQueue.recount`.
+
+Jobs written into ``remoteJobs`` by hand (a script, an older client) lack
+the positions and fields :meth:`JobQueue.enqueue` writes, so no claim,
+count or list would see them: :meth:`JobQueue.adopt`, run by the keeper
+of every daemon a job names, fills in what is missing or malformed and
+counts the job; it is then claimed like any other.
 
 Ending: a job that ends (completed, error or cancelled) gets
 ``completed``, its time, and ``completedSeq``, that time as a position,
@@ -59,6 +64,7 @@ from zope.interface import implementer
 from s01.worker.exceptions import ConflictError
 from s01.worker.exceptions import InvalidParams
 from s01.worker.exceptions import JobNotFound
+from s01.worker.exceptions import WriteConflict
 from s01.worker.interfaces import IJobQueue
 from s01.worker.jobs.clock import SEQ_PER_SECOND
 from s01.worker.jobs.clock import seq_of
@@ -100,6 +106,10 @@ QUEUE_FIELDS = frozenset({
     "created", "modified", "queued", "picked", "started", "completed",
     "seq", "queueSeq", "completedSeq", "claim", "owner", "leaseUntil",
     "retryTime", "cancelRequested", "output", "process", "rerunOf"})
+ADOPT_BATCH = 100
+# What a hand-written job may hold; beyond that the defaults apply.
+MAX_ATTEMPTS = 100
+MAX_DELAY = 7 * 24 * 3600
 
 
 @implementer(IJobQueue)
@@ -169,6 +179,55 @@ class JobQueue:
                  ",".join(document["serverNames"]))
         return str(job_id)
 
+    def adopt(self, tm):
+        """Make jobs written by hand for this server claimable; count them.
+
+        Returns the number adopted. Fields enqueue writes are added where
+        missing, and attempt counts and delays that are not sensible
+        numbers are replaced by the defaults, so a malformed job ends in
+        its handler's error instead of stopping the queue.
+        """
+        found = list(self.jobs.find(
+            {"status": QUEUED, "serverNames": self.server_name,
+             "queueSeq": None}).limit(ADOPT_BATCH))
+        adopted = 0
+        for doc in found:
+            now = self.clock.now()
+            changes = {"queueSeq": seq_of(now), "modified": now,
+                       "claim": None}
+            for name, value in (("created", now), ("queued", now),
+                                ("seq", seq_of(now)), ("active", True),
+                                ("jobName", None), ("errors", []),
+                                ("__name__", str(doc["_id"]))):
+                if name not in doc:
+                    changes[name] = value
+            changes["_type"] = doc.get("_type") or changes.get(
+                "jobName", doc.get("jobName"))
+            for name, default, low, high in (
+                    ("retryCounter", 0, 0, MAX_ATTEMPTS),
+                    ("maxRetries", self.max_retries, 1, MAX_ATTEMPTS),
+                    ("retryDelay", self.retry_delay, 0, MAX_DELAY)):
+                if not _number_in(doc.get(name), low, high):
+                    changes[name] = default
+            if not isinstance(doc.get("errors", []), list):
+                changes["errors"] = []
+            try:
+                with atomic(tm):
+                    manager = self._manager(tm)
+                    manager.update_where(
+                        COLLECTION, {"_id": doc["_id"], "status": QUEUED,
+                                     "queueSeq": None}, {"$set": changes})
+                    _move(manager, None, QUEUED)
+            except ConflictError:
+                # Another daemon adopted it first.
+                continue
+            adopted += 1
+            log.warning("job written by hand adopted id=%s type=%s fixed=%s",
+                        doc["_id"], doc.get("jobName"),
+                        ",".join(sorted(set(changes) - {
+                            "queueSeq", "modified", "claim"})))
+        return adopted
+
     # Claiming and holding jobs.
 
     def claim(self, tm, owner, lease_seconds, job_id=None):
@@ -179,7 +238,9 @@ class JobQueue:
         claim, holding ``claim`` (the token every later write names).
         """
         now = self.clock.now()
-        for candidate in self._candidates(now, job_id):
+        candidates = self._candidates(now, job_id)
+        while candidates:
+            candidate = candidates.pop(0)
             token = secrets.token_hex(16)
             changes = {
                 "status": PROCESSING,
@@ -204,7 +265,9 @@ class JobQueue:
                         {"$set": changes, "$inc": {"retryCounter": 1}})
                     _move(manager, QUEUED, PROCESSING)
             except ConflictError:
-                # Another claimer won this one; the next may be free.
+                # Another claimer won this one. The others race for the
+                # next in line too: try the rest in any order.
+                random.shuffle(candidates)
                 continue
             job = self.jobs.find_one({"_id": candidate["_id"]})
             log.info("job claimed id=%s type=%s attempt=%s",
@@ -259,6 +322,10 @@ class JobQueue:
             with atomic(tm):
                 self._manager(tm).update_where(COLLECTION, query, {
                     "$set": {"leaseUntil": now + _seconds(lease_seconds)}})
+        except WriteConflict:
+            # Busy, not lost: the next renewal tries again.
+            log.debug("job lease renewal conflicted id=%s", job["_id"])
+            return "held"
         except ConflictError:
             log.warning("job lease lost id=%s", job["_id"])
             return "lost"
@@ -343,6 +410,9 @@ class JobQueue:
                 manager = self._manager(tm)
                 manager.update_where(COLLECTION, query, update)
                 _move(manager, PROCESSING, status)
+        except WriteConflict:
+            # Still ours; the caller tries again.
+            raise
         except ConflictError:
             # The lease ran out and the job went elsewhere; a late writer
             # must change nothing.
@@ -641,6 +711,12 @@ def _matches(stored, wanted):
     if isinstance(stored, list):
         return wanted in stored
     return stored == wanted
+
+
+def _number_in(value, low, high):
+    """True for an int or float (not a bool) from low to high."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and low <= value <= high
 
 
 def _seconds(value):

@@ -17,7 +17,9 @@ When the writes happen, and what a failure means:
   transaction: ``tpc_vote`` applies them, ``tpc_finish`` commits them and
   ``tpc_abort`` throws them away, so a commit is all or nothing. A write
   conflict with a concurrent MongoDB transaction is retried here, from the
-  first write, a few times.
+  first write, a few times, then raised as
+  :class:`~s01.worker.exceptions.WriteConflict` (the change may succeed
+  later: nothing it named had changed).
 * On a standalone mongod, which has no transactions, the writes are
   applied one after the other in ``tpc_vote``. If the database fails
   between two of them, the ones before stay applied. Every commit we make
@@ -43,10 +45,11 @@ import transaction.interfaces
 from zope.interface import implementer
 
 from s01.worker.exceptions import ConflictError
+from s01.worker.exceptions import WriteConflict
 
 log = logging.getLogger(__name__)
 
-VOTE_ATTEMPTS = 5
+VOTE_ATTEMPTS = 8
 
 
 @implementer(transaction.interfaces.IDataManager)
@@ -143,14 +146,17 @@ class MongoDataManager:
                 self._apply(session)
             except pymongo.errors.PyMongoError as exc:
                 _end(session, abort=True)
-                if not exc.has_error_label("TransientTransactionError"):
+                # pymongo labels a lost connection transient too; only a
+                # write conflict is worth starting over for at once.
+                if not exc.has_error_label("TransientTransactionError") \
+                        or database_unreachable(exc):
                     raise
                 if attempt == VOTE_ATTEMPTS:
-                    raise ConflictError("write conflict: %s" % exc) \
+                    raise WriteConflict("write conflict: %s" % exc) \
                         from exc
                 # Another MongoDB transaction wrote the same document;
-                # start over after a short, random pause.
-                time.sleep(random.uniform(0.001, 0.01) * attempt)
+                # start over after a random pause that grows each time.
+                time.sleep(random.uniform(0.001, 0.002 * 2 ** attempt))
                 continue
             except BaseException:
                 _end(session, abort=True)
@@ -199,6 +205,13 @@ class MongoSavepoint:
 
     def rollback(self):
         del self.manager.ops[self.length:]
+
+
+def database_unreachable(exc):
+    """True if a pymongo error means the server did not answer in time
+    (down, unreachable, or too slow), not that it refused the request."""
+    return isinstance(exc, pymongo.errors.ConnectionFailure) or \
+        bool(getattr(exc, "timeout", False))
 
 
 def get_data_manager(db, transaction_manager, use_transactions=False):

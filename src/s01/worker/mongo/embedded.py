@@ -13,6 +13,15 @@ that starts it holds a lock beside the data folder and writes the server's
 URI there; another daemon configured with the same folder finds the lock
 held and connects to that server instead of starting a second one.
 
+A daemon killed with SIGKILL leaves its server running, and whoever takes
+the lock next adopts it. The dead daemon may have left MongoDB
+transactions open: SecantusDB (0.7.0b3, measured) keeps their documents
+locked until a transactional command happens to find them past their 60 s
+lifetime, and meanwhile any other write to them, or dropping their
+database, waits for ever with one of the server's threads spinning. So
+the adopter aborts every open transaction first (``killAllSessions``);
+daemons that share the server and had one open just retry it.
+
 Known limitations: the server is a separate program (GPL-2.0) that we run,
 not link; a full disk makes it fail every operation until restarted, so we
 refuse to start it below a free-space margin.
@@ -163,8 +172,17 @@ class EmbeddedMongo:
             return
         self.host, self.port = _host_port_of(uri)
         self.orphan_pid = self._recorded()[1]
-        log.warning("embedded mongo adopted pid=%s port=%s dir=%s",
-                    self.orphan_pid, self.port, self.data_dir)
+        client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=2000)
+        try:
+            client.admin.command("killAllSessions", [])
+        except pymongo.errors.PyMongoError as exc:
+            # A server that refuses it has no such leftovers to clear.
+            log.warning("embedded mongo sessions not cleared error=%s", exc)
+        finally:
+            client.close()
+        log.warning("embedded mongo adopted pid=%s port=%s dir=%s "
+                    "(open transactions aborted)", self.orphan_pid,
+                    self.port, self.data_dir)
 
     def _recorded(self):
         """The (uri, pid) the last owner recorded, or (None, None)."""

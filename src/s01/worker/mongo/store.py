@@ -6,6 +6,7 @@ import pymongo
 import pymongo.errors
 from zope.interface import implementer
 
+from s01.worker.exceptions import StoreUnavailable
 from s01.worker.interfaces import IMongoStore
 from s01.worker.mongo.datamanager import get_data_manager
 from s01.worker.mongo.embedded import EmbeddedMongo
@@ -63,6 +64,11 @@ class MongoStore:
             ok = False
         return {"status": ok, "host": self.host, "port": self.port}
 
+    def known_down(self):
+        """True if the client last found no server to write to; asking
+        again now would wait for ``timeout`` first."""
+        return not self.client.topology_description.has_writable_server()
+
     def server_time(self):
         with pymongo.timeout(self.timeout):
             return self.client.admin.command("hello")["localTime"]
@@ -93,6 +99,13 @@ class MongoStore:
         self.client.close()
         if self.embedded is not None:
             self.embedded.stop()
+
+
+def unavailable_error(store, exc):
+    """The StoreUnavailable error that tells a caller about ``exc``."""
+    return StoreUnavailable("MongoDB at %s:%s did not answer within %g s "
+                            "(%s)" % (store.host, store.port, store.timeout,
+                                      type(exc).__name__))
 
 
 def _host_and_port(uri):

@@ -24,6 +24,7 @@ from s01.worker.interfaces import IPackageRegistry
 from s01.worker.interfaces import IProcessor
 from s01.worker.interfaces import ISpiderRunner
 from s01.worker.packages.process import end_all_programs
+from s01.worker.packages.process import sweep_orphans
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,13 @@ def includeme(config):
     # program goes on without its daemon.
     atexit.register(_stop_installs, registry.getUtility(IProcessor),
                     installer)
+
+    # What a daemon killed on this host left: its programs first (or they
+    # would write on), then its half-done installs; now, then now and
+    # then by the processor's keeper.
+    processor = registry.getUtility(IProcessor)
+    processor.housekeeping += [sweep_orphans, installer.clear_leftovers]
+    processor.keep_house()
 
     config.add_request_method(_utility(IInstaller), "installer", reify=True)
     config.add_request_method(_utility(IPackageRegistry), "packages",

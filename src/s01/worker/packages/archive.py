@@ -20,6 +20,12 @@ The contract:
   temporary folder around it (its parent).
 * Formats are told by content, not by name: gzip or bzip2 tar, plain tar,
   zip. tarfile's ``extractall`` and its ``data`` filter are not used.
+* tarfile reads an extended header (a pax record, a GNU long name) whole
+  into memory and follows one header to the next by recursion, so a small
+  archive could make it allocate gigabytes or overflow the stack. Such
+  headers over ``MAX_EXTENDED_HEADER`` bytes, or more than
+  ``MAX_EXTENDED_CHAIN`` in a row, and GNU sparse members, are refused
+  before tarfile reads them.
 
 Everything refused is :class:`~s01.worker.exceptions.UnsafeArchive`, whose
 message and ``member`` name the offending member; on any failure the
@@ -53,6 +59,13 @@ ZIP_KINDS = {
     stat.S_IFBLK: "a block device", stat.S_IFIFO: "a fifo",
     stat.S_IFSOCK: "a socket",
 }
+
+# Extended tar headers: their largest size, and how many may follow one
+# another (a long name and a pax record make two).
+MAX_EXTENDED_HEADER = 64 * 1024
+MAX_EXTENDED_CHAIN = 8
+EXTENDED_TYPES = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK,
+                  tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
 
 # What reading a damaged archive raises; OSError covers a bad gzip stream.
 READ_ERRORS = (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError,
@@ -264,11 +277,38 @@ class _Reader:
         self.close()
 
 
+class _CheckedTarInfo(tarfile.TarInfo):
+    """A tar header that refuses sparse members, and extended headers too
+    large or too many in a row, before tarfile reads them."""
+
+    def _proc_member(self, archive):
+        # tarfile's hook for subclasses: it dispatches on the header type.
+        if self.type == tarfile.GNUTYPE_SPARSE:
+            _refuse(self.name, "is a sparse file, not a regular file or "
+                    "folder")
+        if self.type not in EXTENDED_TYPES:
+            return super()._proc_member(archive)
+        where = "an extended tar header at byte %d" % self.offset
+        if self.size > MAX_EXTENDED_HEADER:
+            raise UnsafeArchive("%s holds %d bytes, over the limit of %d"
+                                % (where, self.size, MAX_EXTENDED_HEADER))
+        chain = getattr(archive, "_s01_chain", 0) + 1
+        if chain > MAX_EXTENDED_CHAIN:
+            raise UnsafeArchive("%s follows %d others in a row, over the "
+                                "limit of %d" % (where, chain - 1,
+                                                 MAX_EXTENDED_CHAIN))
+        archive._s01_chain = chain
+        try:
+            return super()._proc_member(archive)
+        finally:
+            archive._s01_chain = chain - 1
+
+
 class _TarArchive(_Reader):
     """A tar archive (plain, gzip or bzip2), read member by member."""
 
     def __init__(self, path, mode):
-        self.tar = tarfile.open(path, mode)
+        self.tar = tarfile.open(path, mode, tarinfo=_CheckedTarInfo)
 
     def entries(self):
         """Yield (Member, compressed size, opener) in archive order.

@@ -22,10 +22,13 @@ no record is written. A job's install stops with its job (cancel,
 shutdown), and a daemon that stops ends the installs of its calls
 (:meth:`Installer.shutdown`); both roll back the same way. An install
 that was killed half-way (the daemon died) leaves its folder with an
-``.s01-installing`` mark and no record; the next install of the same
-release finds the mark and clears the folder first, so there is never a
-folder that looks installed without a record. A record is written last,
-and removed first, so a record always means a working install.
+``.s01-installing`` mark and no record, and its staging folder:
+:meth:`Installer.clear_leftovers` (at start-up and then now and then,
+once the dead daemon's programs are killed) removes both, and the next
+install of the same release clears its folder first in any case, so
+there is never a folder that looks installed without a record. A record
+is written last, and removed first, so a record always means a working
+install.
 
 Every external program runs through :func:`~s01.worker.packages.process.
 run_program`: an argument list, its own process group, killed whole when
@@ -62,8 +65,10 @@ from s01.worker.packages.names import check_package_name
 from s01.worker.packages.names import check_python_key
 from s01.worker.packages.names import check_version
 from s01.worker.packages.names import safe_join
+from s01.worker.packages.process import daemon_token
 from s01.worker.packages.process import program_env
 from s01.worker.packages.process import run_program
+from s01.worker.packages.process import token_alive
 
 log = logging.getLogger(__name__)
 
@@ -159,21 +164,30 @@ class Installer:
         return steps.result(spiders=spiders)
 
     def install_release(self, name, version, py=None, md5=None,
-                        testing=False, stopping=None):
+                        testing=False, stopping=None, job_id=None):
         """Install a release; return ``(steps, spiders)``.
 
         Raises InvalidParams and DuplicatedPackage as they are, and
         :class:`InstallFailed` (holding the steps and the error) for a
-        failed step.
+        failed step. ``job_id`` (the job installing it) is kept in the
+        record.
         """
         name, version, py = self.check(name, version, py)
         md5 = check_md5(md5)
         steps = Steps("install")
         stopping = _EitherEvent(stopping, self._shutdown)
-        with self._counted(), self._release_lock(name, version, py):
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(self._counted())
+            try:
+                stack.enter_context(self._release_lock(name, version, py))
+            except OSError as exc:
+                # The packages folder itself cannot be written.
+                error = _step_error("fetch", exc)
+                steps.add("fetch", str(error))
+                raise InstallFailed(steps, error) from exc
             try:
                 spiders = self._install(steps, name, version, py, md5,
-                                        bool(testing), stopping)
+                                        bool(testing), stopping, job_id)
             except DuplicatedPackage:
                 raise
             except (S01Error, OSError) as exc:
@@ -205,7 +219,8 @@ class Installer:
                 self._active -= 1
                 self._idle.notify_all()
 
-    def _install(self, steps, name, version, py, md5, testing, stopping):
+    def _install(self, steps, name, version, py, md5, testing, stopping,
+                 job_id):
         target = self.target_of(name, version, py)
         record = self.registry.get(name, version, py)
         if record is not None:
@@ -262,7 +277,8 @@ class Installer:
                 "pkgName": name, "pkgVersion": version, "pyVersion": py,
                 "path": target, "spiders": spiders, "sha256": release.sha256,
                 "md5": md5 or release.md5, "url": release.url,
-                "filename": release.filename, "testing": testing})
+                "filename": release.filename, "testing": testing,
+                "jobId": job_id})
             steps.add("ensureScrapyPackage", "%s %s" % (name, version))
             _remove_quietly(os.path.join(target, INSTALLING_MARK))
             created = False
@@ -270,10 +286,7 @@ class Installer:
         except BaseException as exc:
             error = exc
             if isinstance(exc, OSError):
-                # A folder we may not write, a full disk: say which step
-                # met it, in words.
-                error = StepFailed(step, "%s: %s" % (
-                    exc.strerror or type(exc).__name__, exc.filename or ""))
+                error = _step_error(step, exc)
             if isinstance(error, S01Error):
                 steps.add(getattr(error, "step", None) or step, str(error))
             if created:
@@ -298,7 +311,9 @@ class Installer:
 
     def _new_staging(self):
         os.makedirs(self.staging_dir, exist_ok=True)
-        return tempfile.mkdtemp(prefix="install-", dir=self.staging_dir)
+        # The daemon's token says whose it is, for clear_leftovers.
+        return tempfile.mkdtemp(prefix="install-%s-" % daemon_token(),
+                                dir=self.staging_dir)
 
     def _move_into_place(self, top, target):
         os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -310,6 +325,42 @@ class Installer:
         except OSError as exc:
             raise StepFailed("unpack move", "cannot move %s to %s: %s" % (
                 os.path.basename(top), target, exc.strerror)) from exc
+
+    def clear_leftovers(self):
+        """Remove what installs killed half-way left; answer the paths.
+
+        An install folder with the mark and no record is removed, one
+        with a record too lost only its mark (the record is written once
+        the install works). A release whose lock is held is being
+        installed now and left alone. Staging folders go once the daemon
+        that made them is gone.
+        """
+        removed = []
+        for target in glob.glob(os.path.join(
+                glob.escape(self.packages_dir), "*", "*", "*",
+                INSTALLING_MARK)):
+            target = os.path.dirname(target)
+            name, version, py = target.split(os.sep)[-3:]
+            with self._release_lock(name, version, py, wait=False) as held:
+                if not held or not os.path.isdir(target):
+                    continue
+                if self.registry.get(name, version, py) is not None:
+                    _remove_quietly(os.path.join(target, INSTALLING_MARK))
+                    continue
+                shutil.rmtree(target, ignore_errors=True)
+                _remove_empty_parents(target, self.packages_dir)
+                removed.append(target)
+        for staging in glob.glob(os.path.join(
+                glob.escape(self.staging_dir), "install-*")):
+            # Another format (an older daemon's) is left alone.
+            token = os.path.basename(staging).split("-")[1]
+            if ":" in token and not token_alive(token):
+                shutil.rmtree(staging, ignore_errors=True)
+                removed.append(staging)
+        for path in removed:
+            log.warning("leftover of a killed install removed path=%s",
+                        path)
+        return removed
 
     def _clear_leftover(self, target):
         """Remove what a killed install left; refuse anything else."""
@@ -579,20 +630,35 @@ class Installer:
     # Locks.
 
     @contextlib.contextmanager
-    def _release_lock(self, name, version, py):
-        """Hold the lock of one release, in this process and on disk."""
+    def _release_lock(self, name, version, py, wait=True):
+        """Hold the lock of one release, in this process and on disk.
+
+        With ``wait`` False it is taken only if free; the block gets
+        whether it was.
+        """
         key = (name.lower(), version, py)
         with self._locks_guard:
             lock = self._locks.setdefault(key, threading.Lock())
         locks_dir = os.path.join(self.packages_dir, ".locks")
         os.makedirs(locks_dir, exist_ok=True)
         path = safe_join(locks_dir, "%s-%s-%s.lock" % key)
-        with lock, open(path, "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        if not lock.acquire(blocking=wait):
+            yield False
+            return
+        try:
+            with open(path, "a") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX if wait else
+                                fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    yield False
+                    return
+                try:
+                    yield True
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+        finally:
+            lock.release()
 
 
 class _EitherEvent:
@@ -648,6 +714,13 @@ def _remove_empty_parents(target, top):
         except OSError:
             return
         parent = os.path.dirname(parent)
+
+
+def _step_error(step, exc):
+    """A folder we may not write, a full disk: say which step met it, in
+    words."""
+    return StepFailed(step, "%s: %s" % (exc.strerror or type(exc).__name__,
+                                        exc.filename or ""))
 
 
 def _last_line(exc):

@@ -15,6 +15,7 @@ from s01.worker.exceptions import DuplicatedPackage
 from s01.worker.exceptions import InvalidParams
 from s01.worker.exceptions import JobFailed
 from s01.worker.exceptions import PackageNotFound
+from s01.worker.exceptions import StepFailed
 from s01.worker.exceptions import UnsafeArchive
 from s01.worker.interfaces import IInstaller
 from s01.worker.interfaces import IPackageRegistry
@@ -45,15 +46,33 @@ class _Stopping:
 
 
 def add_package(context):
-    """Install the job's release; the output is the install's result."""
+    """Install the job's release; the output is the install's result.
+
+    A release this very job installed in an earlier attempt (its daemon
+    died after the record was written, before the job was marked done)
+    completes the job; any other duplicate ends it ``error``.
+    """
     job = context.job
     installer = _utility(context, IInstaller)
     try:
         steps, spiders = installer.install_release(
             job.get("pkgName"), job.get("pkgVersion"), job.get("pyVersion"),
             job.get("md5Digest"), job.get("testing", False),
-            stopping=context.stopping)
-    except (InvalidParams, DuplicatedPackage) as exc:
+            stopping=context.stopping, job_id=context.job_id)
+    except DuplicatedPackage as exc:
+        record = _utility(context, IPackageRegistry).get(
+            job.get("pkgName"), job.get("pkgVersion"), job.get("pyVersion"))
+        if record is not None and record.get("jobId") == context.job_id:
+            log.info("job found its install done id=%s name=%s version=%s",
+                     context.job_id, record["pkgName"],
+                     record["pkgVersion"])
+            return {"error": None, "status": True,
+                    "spiders": record.get("spiders", []),
+                    "steps": [{"step": "ensureScrapyPackage", "msg": (
+                        "installed by an earlier attempt of this job")}]}
+        raise JobFailed(str(exc), output=_failed_output(None, exc),
+                        permanent=True) from exc
+    except InvalidParams as exc:
         raise JobFailed(str(exc), output=_failed_output(None, exc),
                         permanent=True) from exc
     except InstallFailed as exc:
@@ -85,15 +104,22 @@ def run_spider(context):
     def started(pid):
         context.record({"process": {"pid": pid, "host": host}})
 
-    result = _utility(context, ISpiderRunner).run(
-        record, spider, job.get("args") or {}, run_settings, files,
-        on_start=started, stopping=_Stopping(context),
-        timeout=settings["s01.spiders.timeout"] or None)
+    try:
+        result = _utility(context, ISpiderRunner).run(
+            record, spider, job.get("args") or {}, run_settings, files,
+            on_start=started, stopping=_Stopping(context),
+            timeout=settings["s01.spiders.timeout"] or None)
+    except StepFailed as exc:
+        # The run could not start (no room for its files, a fork server
+        # that refused it): another attempt may do better.
+        raise JobFailed("spider %s did not start: %s" % (spider, exc)) \
+            from exc
     output = result.output()
     if context.reason is None and result.code != 0:
-        raise JobFailed("spider %s exited with code %s (finish reason %s)"
-                        % (spider, result.code, result.finish_reason),
-                        output=output)
+        raise JobFailed("spider %s exited with code %s (finish reason %s)%s"
+                        % (spider, result.code, result.finish_reason,
+                           ": " + result.problem if result.problem
+                           else ""), output=output)
     return output
 
 
@@ -112,7 +138,8 @@ def sync_packages(context):
         try:
             installer.install_release(name, version, py,
                                       testing=job.get("testing", False),
-                                      stopping=context.stopping)
+                                      stopping=context.stopping,
+                                      job_id=context.job_id)
         except DuplicatedPackage:
             # Installed meanwhile (by a concurrent job): nothing to do.
             output["installed"].append(entry)

@@ -12,6 +12,7 @@ base folder and refuses, with
 :class:`~s01.worker.exceptions.DirectoryTraversal`, any result that would
 resolve outside it.
 """
+import math
 import os
 import re
 import unicodedata
@@ -44,6 +45,10 @@ SETTING_NAME_RE = re.compile(r"[A-Z][A-Z0-9_]*", re.ASCII)
 # Settings that say where a run's files go: the runner owns them.
 RUNNER_SETTINGS = frozenset({"LOG_FILE", "LOG_STDOUT", "FEEDS", "FEED_URI",
                              "FEED_FORMAT"})
+
+# Scrapy setting values are JSON; what a job document can store of it.
+MAX_SETTING_DEPTH = 10
+INT64 = 2 ** 63
 
 # Shown values are cut short so a hostile megabyte never reaches a log.
 SHOWN_CHARS = 60
@@ -164,11 +169,14 @@ def check_spider_args(value, field="args"):
                                                           float)):
             _refuse("%s.%s" % (field, name), item,
                     "must be text or a number")
+        if isinstance(item, float) and not math.isfinite(item):
+            _refuse("%s.%s" % (field, name), item, "is not a finite number")
         text = str(item)
         if len(text) > MAX_RUN_VALUE or "\x00" in text:
             _refuse("%s.%s" % (field, name), item,
                     "is longer than %d characters or holds NUL"
                     % MAX_RUN_VALUE)
+        _check_unicode(text, "%s.%s" % (field, name))
         checked[name] = text
     return checked
 
@@ -187,6 +195,7 @@ def check_scrapy_settings(value, field="settings"):
                     "(UPPER_CASE letters, digits, '_')")
         if name in RUNNER_SETTINGS:
             _refuse(field, name, "is set by s01.worker for each run")
+        _check_json(item, "%s.%s" % (field, name), MAX_SETTING_DEPTH)
         if len(repr(item)) > MAX_RUN_VALUE:
             _refuse("%s.%s" % (field, name), item,
                     "is longer than %d characters" % MAX_RUN_VALUE)
@@ -235,6 +244,44 @@ def _check_text(value, field, max_chars):
         _refuse(field, value, "must not be empty")
     if len(value) > max_chars:
         _refuse(field, value, "is longer than %d characters" % max_chars)
+    _check_unicode(value, field)
+
+
+def _check_unicode(text, field):
+    """Refuse text UTF-8 cannot hold (a lone surrogate from a \\ud800
+    escape): no document, path or program argument could."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        _refuse(field, text, "is not valid Unicode text")
+
+
+def _check_json(value, field, depth):
+    """Refuse what a job document cannot store of a JSON value: nesting
+    deeper than ``depth``, integers beyond 64 bits, text UTF-8 cannot
+    hold, object keys with NUL or a leading '$'."""
+    if depth < 0:
+        _refuse(field, value, "is nested more than %d levels deep"
+                % MAX_SETTING_DEPTH)
+    if value is None or isinstance(value, (bool, float)):
+        return
+    if isinstance(value, int):
+        if not -INT64 <= value < INT64:
+            _refuse(field, value, "is outside the 64-bit integer range")
+    elif isinstance(value, str):
+        _check_unicode(value, field)
+    elif isinstance(value, list):
+        for item in value:
+            _check_json(item, field, depth - 1)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_unicode(key, field)
+            if "\x00" in key or key.startswith("$"):
+                _refuse(field, key, "is not a usable key (no NUL, no "
+                        "leading '$')")
+            _check_json(item, "%s.%s" % (field, key), depth - 1)
+    else:
+        _refuse(field, value, "is not a JSON value")
 
 
 def _refuse(field, value, why):

@@ -27,11 +27,18 @@ from :class:`subprocess.Popen`; the caller decides what that means.
 the daemon calls it at exit, so an install the daemon leaves half-way
 does not go on writing without an owner.
 
+A daemon killed with SIGKILL cannot end its programs: a buildout, a pip or
+a spider's own children would run on, beside the next attempt of the same
+job. So :func:`program_env` marks every program with the daemon's token
+(its pid and start time, in ``S01_WORKER_DAEMON``), which every program
+they start inherits, and :func:`sweep_orphans`, run at start-up and by the
+processor's keeper, kills the marked processes whose daemon is gone.
+
 Known limitations: the group is found through ``/proc`` on Linux (zombies
 do not count as alive; some PID 1 programs in containers never reap
 orphans); elsewhere any member, zombie or not, keeps the group alive until
-SIGKILL. A daemon killed with SIGKILL runs no exit hook: the programs it
-started go on until they end by themselves.
+SIGKILL. The programs of a daemon killed with SIGKILL go on until the
+next daemon on this host starts (or its keeper sweeps) and ends them.
 """
 import codecs
 import dataclasses
@@ -47,6 +54,9 @@ import time
 log = logging.getLogger(__name__)
 
 DEVNULL = subprocess.DEVNULL
+# Marks a program with the daemon that started it (see the module doc).
+OWNER_VARIABLE = "S01_WORKER_DAEMON"
+SWEEP_ROUNDS = 5
 POLL_SECONDS = 0.05
 DRAIN_SECONDS = 1.0
 CHUNK = 64 * 1024
@@ -157,8 +167,64 @@ def program_env(extra=None):
     env["PATH"] = _path_without_own_venv(os.environ.get("PATH", os.defpath))
     env.setdefault("HOME", os.path.expanduser("~"))
     env["LANG"] = "C.UTF-8"
+    env[OWNER_VARIABLE] = daemon_token()
     env.update(extra or {})
     return env
+
+
+def daemon_token(pid=None):
+    """``pid:start`` of a process (default: this one), unique on a host.
+
+    The start time (in clock ticks since boot) tells a live daemon from a
+    later process that got the same pid. Without ``/proc`` it is 0.
+    """
+    pid = os.getpid() if pid is None else pid
+    stat = _stat_fields(pid)
+    return "%d:%s" % (pid, stat[19] if stat else "0")
+
+
+def token_alive(token):
+    """Whether the daemon a token (see daemon_token) names still runs.
+
+    Without ``/proc`` nobody can tell: every daemon counts as running.
+    """
+    if not os.path.isdir("/proc/self"):
+        return True
+    pid, _, start = token.partition(":")
+    try:
+        stat = _stat_fields(int(pid))
+    except ValueError:
+        return False
+    return stat is not None and stat[0] != "Z" and stat[19] == start
+
+
+def sweep_orphans():
+    """Kill the programs of daemons on this host that have died.
+
+    Answers the pids killed. A process counts as ours if its environment
+    carries :data:`OWNER_VARIABLE` and as an orphan if the daemon it names
+    no longer runs. Without ``/proc`` (not Linux) nothing is found.
+    """
+    if not os.path.isdir("/proc/self"):
+        return []
+    killed = []
+    # A dying program may start another while we look: look again.
+    for _ in range(SWEEP_ROUNDS):
+        found = [pid for pid, token in _marked_processes()
+                 if pid != os.getpid() and not token_alive(token)]
+        if not found:
+            break
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                continue
+            killed.append(pid)
+        time.sleep(POLL_SECONDS)
+    if killed:
+        log.warning("orphans of dead daemons killed pids=%s",
+                    ",".join(map(str, sorted(set(killed)))))
+    return sorted(set(killed))
 
 
 def _check_argv(argv):
@@ -278,6 +344,37 @@ def _group_alive(pgid):
         if int(fields[2]) == pgid and fields[0] != b"Z":
             return True
     return False
+
+
+def _marked_processes():
+    """(pid, token) of every live process carrying a daemon token."""
+    prefix = OWNER_VARIABLE.encode() + b"="
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/environ" % name, "rb") as f:
+                environ = f.read()
+        except OSError:
+            # Gone, or another user's: not ours either way.
+            continue
+        for entry in environ.split(b"\0"):
+            if entry.startswith(prefix):
+                stat = _stat_fields(int(name))
+                if stat and stat[0] != "Z":
+                    yield int(name), entry[len(prefix):].decode(
+                        "ascii", "replace")
+                break
+
+
+def _stat_fields(pid):
+    """The fields of /proc/PID/stat after the command name, or None."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            stat = f.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2:].split()
 
 
 def _signal_group(pgid, signum):

@@ -17,6 +17,10 @@ ways start it:
 Stopping (a cancel, a shutdown, a timeout) sends SIGTERM to the spider's
 process group, which lets Scrapy close the spider cleanly, and SIGKILL to
 the group ``s01.spiders.stop_grace`` seconds later if anything is left.
+
+A run whose files have no room (less than ``MIN_FREE_BYTES`` free where
+they go) does not start: a spider that cannot write its log or stderr
+fails with nothing to say why. A failed run checks again, and says so.
 """
 import contextlib
 import dataclasses
@@ -52,6 +56,7 @@ DIE_WITH_PARENT = (
     "    pass\n"
     "os.execv(sys.argv[1], sys.argv[1:])\n")
 SOCKET_NAME = "crawl.sock"
+MIN_FREE_BYTES = 1024 * 1024
 
 
 @dataclasses.dataclass
@@ -65,6 +70,8 @@ class SpiderResult:
     pid: int
     stopped: str = None
     files: dict = None
+    # What went wrong around the spider (a full disk), if we know.
+    problem: str = None
 
     @property
     def finish_reason(self):
@@ -76,7 +83,8 @@ class SpiderResult:
         answer = {
             "code": self.code,
             "status": self.code == 0,
-            "error": "" if self.code == 0 else self.stderr,
+            "error": "" if self.code == 0 else (
+                self.stderr or self.problem or ""),
             "stats": stats,
             "finishReason": stats.get("finish_reason"),
             "items": stats.get("item_scraped_count", 0),
@@ -85,6 +93,8 @@ class SpiderResult:
             "seconds": round(self.seconds, 3),
             "stderr": self.stderr,
         }
+        if self.problem:
+            answer["problem"] = self.problem
         if self.stopped:
             answer["stopped"] = self.stopped
         if self.files:
@@ -193,6 +203,9 @@ class SpiderRunner:
         """
         started = time.monotonic()
         with self._files(files) as paths:
+            problem = _space_problem(paths)
+            if problem:
+                raise StepFailed("crawl", problem)
             request = {"spider": spider, "args": dict(args or {}),
                        "settings": dict(settings or {}),
                        "logfile": paths["log"], "items": paths["items"],
@@ -216,7 +229,8 @@ class SpiderRunner:
                              self.settings["s01.spiders.stderr_limit"]),
                 seconds=time.monotonic() - started, pid=pid,
                 stopped=stopped,
-                files={k: v for k, v in (files or {}).items() if v})
+                files={k: v for k, v in (files or {}).items() if v},
+                problem=_space_problem(paths) if code != 0 else None)
         log.info("spider finished pkg=%s spider=%s pid=%s code=%s "
                  "reason=%s items=%s secs=%.2f", record["pkgName"], spider,
                  pid, code, result.finish_reason,
@@ -292,7 +306,12 @@ class SpiderRunner:
                     stopped = getattr(stopping, "reason", None) or "stopped"
                 elif deadline is not None and now > deadline:
                     stopped = "timeout"
-                if stopped is not None:
+                if stopped == "lost":
+                    # The job is no longer ours: another daemon may run it
+                    # any moment, so no grace.
+                    log.warning("spider killed pid=%s reason=lost", pid)
+                    _signal_group(pid, signal.SIGKILL)
+                elif stopped is not None:
                     log.info("spider stopping pid=%s reason=%s", pid,
                              stopped)
                     _signal_group(pid, signal.SIGTERM)
@@ -359,6 +378,20 @@ class _ProcessWaiter:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
+
+
+def _space_problem(paths):
+    """What says a run's files have no room, or None."""
+    for folder in sorted({os.path.dirname(p) for p in paths.values()}):
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError:
+            continue
+        if free < MIN_FREE_BYTES:
+            return ("No space left on device: %s has %d bytes free, a run "
+                    "needs %d for its log and output" % (
+                        folder, free, MIN_FREE_BYTES))
+    return None
 
 
 def _signal_group(pid, signum):

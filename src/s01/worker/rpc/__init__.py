@@ -5,6 +5,7 @@ Methods are plain functions taking the request first, registered with the
 ``config.add_jsonrpc_method`` directive. Their wire names are the API's
 camelCase names; the Python functions are snake_case.
 """
+import bson.errors
 import pymongo.errors
 import venusian
 
@@ -54,9 +55,11 @@ def includeme(config):
     config.add_view(jsonrpc_view, context=IScrapyRoot,
                     request_type=IScrapySkin, permission=VIEW,
                     require_csrf=False)
-    config.add_exception_view(commit_failed_view,
-                              context=pymongo.errors.ConnectionFailure,
-                              request_type=IScrapySkin)
+    # A commit that fails after the methods ran (the database went away,
+    # or a value no check caught could not be stored).
+    for error in (pymongo.errors.PyMongoError, bson.errors.BSONError):
+        config.add_exception_view(commit_failed_view, context=error,
+                                  request_type=IScrapySkin)
     config.scan("s01.worker.rpc.methods")
     config.scan("s01.worker.rpc.jobs")
     config.scan("s01.worker.rpc.packages")

@@ -60,7 +60,8 @@ def list_jobs(request, filters=None, before=None, limit=20):
         if value is not None and not isinstance(value, str):
             raise InvalidParams("filters: %s must be a string" % name)
     if before is not None and (isinstance(before, bool)
-                               or not isinstance(before, int)):
+                               or not isinstance(before, int)
+                               or not 0 <= before < 2 ** 63):
         raise InvalidParams("before: must be the integer a page returned")
     if isinstance(limit, bool) or not isinstance(limit, int) or \
             not 1 <= limit <= MAX_PAGE:

@@ -17,13 +17,17 @@ HTTP rules of the endpoint (``/++skin++Scrapy``):
   same cap before the body is read);
 * a notification, or a batch of notifications only, is answered with
   HTTP 204 and an empty body, also when the method failed;
-* everything else is HTTP 200 with a JSON-RPC response or array; when
-  the database cannot be reached, the call's error is -32002 (Database
-  unavailable), also when that is found only at commit.
+* everything else is HTTP 200 with a JSON-RPC response or array.
+
+A database that does not answer (down, unreachable, slower than
+``s01.mongo.timeout``) is error -32002 "Database unavailable", whether a
+method met it or the commit of its writes did; the calls of a request
+whose commit failed all answer that error.
 """
 import inspect
 import json
 import logging
+import math
 import time
 
 import pymongo.errors
@@ -36,7 +40,8 @@ from pyramid.response import Response
 from s01.worker.exceptions import Forbidden
 from s01.worker.exceptions import InvalidParams
 from s01.worker.exceptions import S01Error
-from s01.worker.exceptions import StoreUnavailable
+from s01.worker.mongo.datamanager import database_unreachable
+from s01.worker.mongo.store import unavailable_error
 
 log = logging.getLogger(__name__)
 
@@ -132,14 +137,30 @@ def check_http(request):
 
 
 def parse_body(body):
-    """Decode and parse a request body, or raise a parse error."""
+    """Decode and parse a request body, or raise a parse error.
+
+    Strict JSON: NaN, Infinity and numbers too large for a float are
+    not JSON, though Python's parser takes them.
+    """
     try:
-        return json.loads(body.decode("utf-8"))
+        return json.loads(body.decode("utf-8"), parse_constant=_no_constant,
+                          parse_float=_finite_float)
     except (UnicodeDecodeError, ValueError) as exc:
         raise RPCError(PARSE_ERROR, "Parse error: %s" % exc) from None
     except RecursionError:
         raise RPCError(PARSE_ERROR, "Parse error: nested too deeply") \
             from None
+
+
+def _no_constant(name):
+    raise ValueError("%s is not JSON" % name)
+
+
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("%s is too large a number" % text)
+    return value
 
 
 def valid_id(value):
@@ -240,12 +261,12 @@ class Dispatcher:
         except pymongo.errors.PyMongoError as exc:
             if savepoint is not None:
                 savepoint.rollback()
-            if not is_outage(exc):
+            if not database_unreachable(exc):
                 log.exception("rpc method failed method=%s", name)
                 raise RPCError(INTERNAL_ERROR) from None
-            log.warning("rpc method failed: database unreachable "
-                        "method=%s error=%s", name, type(exc).__name__)
-            raise store_unavailable(request) from None
+            log.warning("rpc method failed: database unreachable method=%s "
+                        "error=%s", name, type(exc).__name__)
+            raise unavailable_error(request.mongo, exc) from exc
         except Exception:
             # The boundary between the protocol and a method: a bug must
             # answer -32603 without leaking its text, and keep serving.
@@ -263,9 +284,16 @@ class Dispatcher:
 
 
 def encode(value):
-    """JSON for a response: datetimes as ISO text, ObjectIds as text."""
-    return json.dumps(value, default=_default, ensure_ascii=False) \
-        .encode("utf-8")
+    """JSON for a response: datetimes as ISO text, ObjectIds as text.
+
+    Text UTF-8 cannot hold (a lone surrogate echoed from a request id) is
+    sent as JSON escapes instead.
+    """
+    text = json.dumps(value, default=_default, ensure_ascii=False)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, default=_default).encode("ascii")
 
 
 def jsonrpc_view(request):
@@ -286,31 +314,33 @@ def jsonrpc_view(request):
                     charset=None)
 
 
-def is_outage(exc):
-    """True if a pymongo error means the database cannot be reached."""
-    return isinstance(exc, pymongo.errors.ConnectionFailure) or \
-        getattr(exc, "timeout", False)
-
-
-def store_unavailable(request):
-    store = request.mongo
-    return StoreUnavailable("no answer from MongoDB at %s:%s"
-                            % (store.host, store.port))
-
-
 def commit_failed_view(exc, request):
-    """A JSON-RPC error for a database that went away before the commit.
+    """Answer the calls of a JSON-RPC request whose commit failed.
 
-    pyramid_tm renders errors of its commit with exception views; by then
-    the calls have answered, so one error object stands for the request.
+    The methods ran, but their writes did not reach the database: every
+    call of the request answers the error (notifications nothing).
     """
-    log.warning("rpc commit failed: database unreachable error=%s",
-                type(exc).__name__)
-    error = store_unavailable(request)
-    answer = response_for(None, error=error_object(
-        error.code, _message_of(error), error.data))
-    return Response(body=encode(answer), content_type="application/json",
-                    charset=None)
+    if database_unreachable(exc):
+        log.warning("rpc commit failed: database unreachable error=%s",
+                    type(exc).__name__)
+        failure = unavailable_error(request.mongo, exc)
+        error = error_object(failure.code, _message_of(failure))
+    else:
+        log.error("rpc commit failed", exc_info=exc)
+        error = error_object(INTERNAL_ERROR, MESSAGES[INTERNAL_ERROR])
+    try:
+        payload = json.loads(request.body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        payload = None
+    members = payload if isinstance(payload, list) else [payload]
+    answers = [response_for(m.get("id") if isinstance(m, dict) and
+                            valid_id(m.get("id")) else None, error=error)
+               for m in members if not _is_notification(m)]
+    if not answers:
+        return Response(status=204)
+    return Response(body=encode(answers if isinstance(payload, list)
+                                else answers[0]),
+                    content_type="application/json", charset=None)
 
 
 def _is_notification(member):

@@ -7,7 +7,10 @@ test needs, without Scrapy, so it installs in seconds. Its spiders:
 
 ``record``
     appends ``-a job=<text>`` and its pid to the file ``-a out=PATH``,
-    sleeps ``-a sleep=SECONDS`` (default 0) and succeeds.
+    sleeps ``-a sleep=SECONDS`` (default 0) and succeeds. With ``-a
+    log=PATH`` it also appends ``start JOB PID TIME`` before the sleep
+    and ``end JOB PID TIME`` after it there, so a test can tell whether
+    two runs overlapped.
 ``fail``
     appends the time to ``-a out=PATH`` and exits 1, every time.
 ``fail-once``
@@ -45,6 +48,10 @@ show every kind of ``bin/list`` to ``listSpiders``.
 
 ``build_seconds`` makes building the package's develop egg (the buildout
 step) take that much longer, once per install.
+
+With ``broken_buildout`` the buildout fails half-way: its ``list`` part
+is installed, then a part whose recipe (in the package itself) raises
+"broken part: fails half-way on purpose".
 """
 import os
 
@@ -149,8 +156,13 @@ def append(path, text):
 
 
 def run_record(args):
-    append(args["out"], "%%s %%d" %% (args.get("job", ""), os.getpid()))
+    job, pid = args.get("job", ""), os.getpid()
+    append(args["out"], "%%s %%d" %% (job, pid))
+    if args.get("log"):
+        append(args["log"], "start %%s %%d %%.6f" %% (job, pid, time.time()))
     time.sleep(float(args.get("sleep", 0)))
+    if args.get("log"):
+        append(args["log"], "end %%s %%d %%.6f" %% (job, pid, time.time()))
     return 0
 
 
@@ -172,6 +184,21 @@ def run_stubborn(args):
     print("stubborn spider running", flush=True)
     time.sleep(3600)
     return 0
+
+
+class BrokenRecipe:
+    """A buildout recipe that fails when its part is installed."""
+
+    def __init__(self, buildout, name, options):
+        self.name = name
+
+    def install(self):
+        import zc.buildout
+
+        raise zc.buildout.UserError("broken part: fails half-way on "
+                                    "purpose")
+
+    update = install
 '''
 
 SETUP = '''import os
@@ -184,12 +211,16 @@ if %(build_seconds)r and not os.path.exists("build-slept"):
     open("build-slept", "w").close()
     time.sleep(%(build_seconds)r)
 
-setup(name=%(name)r, version=%(version)r, py_modules=["fakespiders"])
+setup(name=%(name)r, version=%(version)r, py_modules=["fakespiders"],
+      entry_points={"zc.buildout": ["broken = fakespiders:BrokenRecipe"]})
 '''
 
 WORKER_CFG = '''[buildout]
 develop = .
-parts = list crawl
+parts = %(parts)s
+
+[broken]
+recipe = %(name)s:broken
 
 [list]
 recipe = zc.recipe.egg:scripts
@@ -206,13 +237,19 @@ entry-points = crawl=fakespiders:crawl_main
 
 
 def build_fake_sdist(dest_dir, name="fake.spiders", version="1.0",
-                     spiders=FAKE_SPIDERS, listing="plain", build_seconds=0):
-    """Write the fake package's sdist into ``dest_dir``; its path."""
+                     spiders=FAKE_SPIDERS, listing="plain", build_seconds=0,
+                     broken_buildout=False, extra=None):
+    """Write the fake package's sdist into ``dest_dir``; its path.
+
+    ``extra`` maps more member names (below the top folder) to bytes.
+    """
     if listing not in LISTINGS:
         raise ValueError("listing %r is not one of %s" % (listing, LISTINGS))
     values = {"name": name, "version": version, "spiders": list(spiders),
               "listing": listing, "frames": TRACEBACK_FRAMES,
-              "build_seconds": build_seconds}
+              "build_seconds": build_seconds,
+              "parts": "list broken crawl" if broken_buildout
+              else "list crawl"}
     top = "%s-%s" % (name, version)
     members = {
         top + "/PKG-INFO": ("Metadata-Version: 2.1\nName: %s\nVersion: %s\n"
@@ -221,5 +258,7 @@ def build_fake_sdist(dest_dir, name="fake.spiders", version="1.0",
         top + "/fakespiders.py": (FAKE_MODULE % values).encode(),
         top + "/worker.cfg": (WORKER_CFG % values).encode(),
     }
+    members.update({top + "/" + member: data
+                    for member, data in (extra or {}).items()})
     path = os.path.join(str(dest_dir), "%s-%s.tar.gz" % (name, version))
     return make_tar_sdist(path, members)

@@ -16,7 +16,9 @@ For tests and for a local development index:
   that nothing reached the index.
 * :func:`make_tar_sdist` and :func:`make_zip_sdist` write archives from
   ``{member name: bytes or Entry}`` (or a list of pairs, to repeat a name),
-  hostile ones included: links, devices, fifos, odd names.
+  hostile ones included: links, devices, fifos, odd names;
+  :func:`make_header_bomb` a gzip tar whose extended headers (pax
+  records, GNU long names) are huge or chained.
 """
 import dataclasses
 import hashlib
@@ -170,6 +172,26 @@ def make_tar_sdist(path, members, compression="gz"):
                 tar.addfile(info, io.BytesIO(entry.data))
             else:
                 tar.addfile(info)
+    return path
+
+
+def make_header_bomb(path, top, kind, payload, count=1):
+    """A gzip tar of ``count`` extended headers of type ``kind`` holding
+    ``payload``, then one small file ``top/x``."""
+    import gzip
+
+    header = tarfile.TarInfo("././@LongLink")
+    header.type = kind
+    header.size = len(payload)
+    block = header.tobuf(format=tarfile.GNU_FORMAT) + payload + \
+        b"\0" * (-len(payload) % 512)
+    member = tarfile.TarInfo(top + "/x")
+    member.size = 1
+    with gzip.open(path, "wb") as f:
+        for _ in range(count):
+            f.write(block)
+        f.write(member.tobuf(format=tarfile.GNU_FORMAT) + b"x" +
+                b"\0" * 511 + b"\0" * 1024)
     return path
 
 

@@ -6,6 +6,7 @@ development and production never expose these methods.
 import threading
 
 from s01.worker.rpc import jsonrpc_method
+from s01.worker.security import MANAGE
 
 # What the notifications did, so tests can see that they ran.
 calls = []
@@ -116,3 +117,15 @@ def queue_write(request, name):
     manager = request.mongo.data_manager(request.tm)
     manager.insert("counters", {"_id": name, "value": 1})
     return name
+
+
+@jsonrpc_method("killProcessorThreads", permission=MANAGE)
+def kill_processor_threads(request):
+    """End the processor's worker threads abruptly, as a crash would
+    (C20 e); answers once they are gone."""
+    processor = request.processor
+    threads = list(processor._threads)
+    processor.kill_thread_for_testing()
+    for thread in threads:
+        thread.join(10)
+    return not any(thread.is_alive() for thread in threads)
