@@ -56,8 +56,11 @@ def includeme(config):
                     request_type=IScrapySkin, permission=VIEW,
                     require_csrf=False)
     # A commit that fails after the methods ran (the database went away,
-    # or a value no check caught could not be stored).
-    for error in (pymongo.errors.PyMongoError, bson.errors.BSONError):
+    # or a value no check caught could not be stored). ConnectionFailure
+    # is named too: the pages' view for it would otherwise be found first,
+    # and an API client would get an HTML page.
+    for error in (pymongo.errors.ConnectionFailure,
+                  pymongo.errors.PyMongoError, bson.errors.BSONError):
         config.add_exception_view(commit_failed_view, context=error,
                                   request_type=IScrapySkin)
     config.scan("s01.worker.rpc.methods")
