@@ -442,3 +442,23 @@ def test_a_busy_renewal_keeps_the_job(queue, tm, monkeypatch):
     monkeypatch.setattr(datamanager.MongoDataManager, "update_where", busy)
     assert queue.renew(tm, job, 30) == "held"
     assert queue.renew(tm, job, 30) == "held"
+
+
+def test_a_heartbeat_clears_earlier_runs_of_its_daemon_only(queue, tm,
+                                                             clock):
+    def beat(instance, name="node1", host="h1", processing=True):
+        queue.beat(tm, instance, {"serverName": name, "host": host,
+                                  "processing": processing})
+
+    beat("stopped-run", processing=False)
+    beat("silent-run")
+    queue.store.db.servers.update_one(
+        {"_id": "silent-run"},
+        {"$set": {"lastSeen": clock.now() - datetime.timedelta(minutes=5)}})
+    beat("still-beating")
+    beat("other-host", host="h2", processing=False)
+    beat("other-name", name="node2", processing=False)
+
+    beat("new-run")
+    assert sorted(d["_id"] for d in queue.servers()) == [
+        "new-run", "other-host", "other-name", "still-beating"]

@@ -503,11 +503,28 @@ class JobQueue:
 
     # Daemons sharing the queue.
 
-    def beat(self, tm, instance, fields):
-        """Write one daemon's heartbeat document, ``lastSeen`` now."""
-        changes = dict(fields, lastSeen=self.clock.now())
+    def beat(self, tm, instance, fields, alive_seconds=30.0):
+        """Write one daemon's heartbeat document, ``lastSeen`` now.
+
+        A daemon that runs again (a restart, a start that failed) gets a
+        new instance and document; the documents of its earlier runs on
+        the same host under the same name go, once they have stopped or
+        fallen silent, so the list of servers does not grow with every
+        restart. A daemon of that name still beating (a rolling restart)
+        stays.
+        """
+        now = self.clock.now()
+        changes = dict(fields, lastSeen=now)
         with atomic(tm):
-            self._manager(tm).upsert(SERVERS, instance, changes)
+            manager = self._manager(tm)
+            manager.upsert(SERVERS, instance, changes)
+            if fields.get("serverName") and fields.get("host"):
+                manager.delete_many(SERVERS, {
+                    "_id": {"$ne": instance},
+                    "serverName": fields["serverName"],
+                    "host": fields["host"],
+                    "$or": [{"processing": False}, {"lastSeen": {
+                        "$lt": now - _seconds(alive_seconds)}}]})
 
     def servers(self, alive_seconds=30.0):
         """Every daemon's heartbeat, with ``alive`` and ``secondsAgo``."""
