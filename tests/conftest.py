@@ -59,6 +59,17 @@ MGR = basic_auth("mgr", "mgrpw")
 VIEWER = basic_auth("viewer", "viewerpw")
 
 
+def wait_for(predicate, timeout=60.0, interval=0.1, what="condition"):
+    """Poll ``predicate`` until it answers something true; answer it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("%s not met within %s s" % (what, timeout))
+
+
 def processes_naming(text):
     """Pids of live processes whose command line holds ``text``."""
     found = []

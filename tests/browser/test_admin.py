@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import PHONE
 from tests.browser.conftest import VIEWER
 from tests.browser.conftest import shot
-from tests.functional.test_jobs import marker_processes
+from tests.conftest import processes_naming
 
 pytestmark = pytest.mark.browser
 
@@ -214,9 +214,9 @@ def test_cancel_a_spider_that_ignores_sigterm(page, screenshots):
     expect(page.locator("#job-status")).to_have_text("processing",
                                                      timeout=60_000)
     deadline = time.monotonic() + 30
-    while not marker_processes(marker) and time.monotonic() < deadline:
+    while not processes_naming(marker) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert marker_processes(marker)
+    assert processes_naming(marker)
     page.reload()
     shot(page, screenshots, "stubborn-running")
 
@@ -224,9 +224,9 @@ def test_cancel_a_spider_that_ignores_sigterm(page, screenshots):
     expect(page.locator("#job-status")).to_have_text("cancelled",
                                                      timeout=30_000)
     deadline = time.monotonic() + 10
-    while marker_processes(marker) and time.monotonic() < deadline:
+    while processes_naming(marker) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not marker_processes(marker)
+    assert not processes_naming(marker)
     expect(page.locator("#retry")).to_have_text("Retry")
     shot(page, screenshots, "stubborn-cancelled")
 

@@ -19,6 +19,7 @@ from s01.worker.testing.fakes import build_fake_sdist
 from s01.worker.testing.index import IndexServer
 from s01.worker.testing.index import build_index
 from tests.conftest import Daemon
+from tests.conftest import wait_for
 from tests.fixtures.daemon import PYPI_SIMPLE
 
 FAKE = "fake.spiders"
@@ -43,17 +44,6 @@ SHORT_LEASES = {
     "s01.processor.lease_seconds": "3",
     "s01.processor.renew_interval": "0.5",
 }
-
-
-def wait_for(predicate, timeout=60.0, interval=0.1, what="condition"):
-    """Poll ``predicate`` until it answers something true; answer it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("%s not met within %s s" % (what, timeout))
 
 
 class FaultIndex:

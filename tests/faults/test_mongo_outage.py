@@ -14,10 +14,10 @@ import pytest
 
 from s01.worker.mongo.embedded import EmbeddedMongo
 from s01.worker.mongo.embedded import find_free_port
+from tests.conftest import wait_for
 from tests.faults.conftest import FAKE
 from tests.faults.conftest import SHORT_LEASES
 from tests.faults.conftest import wait_finished
-from tests.faults.conftest import wait_for
 
 pytestmark = pytest.mark.slow
 

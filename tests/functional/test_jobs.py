@@ -15,6 +15,8 @@ from s01.worker.interfaces import IJobQueue
 from s01.worker.interfaces import IProcessor
 from s01.worker.root import scrapyRoot
 from tests.conftest import RPC
+from tests.conftest import processes_naming
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -29,16 +31,6 @@ FAST = {
     "s01.spiders.stop_grace": "2",
 }
 FAKE = ("fake.spiders", "1.0")
-
-
-def wait_for(predicate, timeout=60.0, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met within %s s" % timeout)
 
 
 @pytest.fixture
@@ -183,12 +175,12 @@ def test_cancel_ends_a_stubborn_spider_and_its_children(
                  {"marker": marker})
     job = wait_for(lambda: (lambda j: j if j.get("process") else None)(
         job_of(rpc, job_id)), timeout=30)
-    wait_for(lambda: marker_processes(marker), timeout=10)
+    wait_for(lambda: processes_naming(marker), timeout=10)
     assert rpc("cancelJob", job_id) == "processing"
 
     started = time.monotonic()
     job = wait_status(rpc, job_id, "cancelled", timeout=30)
-    wait_for(lambda: not marker_processes(marker), timeout=2 + 5)
+    wait_for(lambda: not processes_naming(marker), timeout=2 + 5)
     assert time.monotonic() - started < 2 + 5
     assert not pid_alive(job["process"]["pid"])
     assert job["retryCounter"] == 1
@@ -220,23 +212,6 @@ def test_a_processing_job_left_by_shutdown_is_queued_again(
     job = job_of(rpc, job_id)
     assert job["status"] == "queued"
     assert job["retryCounter"] == 0
-
-
-def marker_processes(marker):
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % entry, "rb") as f:
-                cmdline = f.read()
-            with open("/proc/%s/stat" % entry) as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if marker.encode() in cmdline and state != "Z":
-            found.append(int(entry))
-    return found
 
 
 def zombies_of(pid):

@@ -6,16 +6,11 @@ import pytest
 
 from s01.worker.exceptions import JobFailed
 from s01.worker.jobs.processor import JobProcessor
+from tests.conftest import wait_for as shared_wait_for
 
 
 def wait_for(predicate, timeout=30.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met within %s s" % timeout)
+    return shared_wait_for(predicate, timeout, interval)
 
 
 @pytest.fixture
