@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from tests.conftest import wait_for
+
 from s01.worker.packages import process
 from s01.worker.packages.process import program_env
 from s01.worker.packages.process import run_program
@@ -329,9 +331,11 @@ def test_sweep_kills_the_programs_of_a_dead_daemon_only():
         start_new_session=True)
     ours = subprocess.Popen(["sleep", "60"], env=program_env())
     try:
-        time.sleep(0.2)
-        grandchild = [pid for pid, token in process._marked_processes()
-                      if token == dead and pid != orphan.pid]
+        # The shell forks its sleep when it gets round to it: wait for it.
+        grandchild = wait_for(
+            lambda: [pid for pid, token in process._marked_processes()
+                     if token == dead and pid != orphan.pid],
+            timeout=10, what="the orphan's child")
         assert len(grandchild) == 1
 
         killed = process.sweep_orphans()
