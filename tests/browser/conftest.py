@@ -23,7 +23,6 @@ MANAGER = {"username": "mgr", "password": "mgrpw"}
 VIEWER = {"username": "viewer", "password": "viewerpw"}
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-PYPI_SIMPLE = "https://pypi.org/simple/"
 
 
 @pytest.fixture(scope="session")
@@ -34,8 +33,7 @@ def screenshots(output_dir):
 
 
 @pytest.fixture(scope="session")
-def admin_daemon(tmp_path_factory, package_index, eggs_dir, download_cache,
-                 findlinks_dir, wheelhouse):
+def admin_daemon(tmp_path_factory, package_index, install_settings):
     """A daemon that installs from the local index and runs spiders."""
     workdir = tmp_path_factory.mktemp("admin")
     settings = {
@@ -46,17 +44,8 @@ def admin_daemon(tmp_path_factory, package_index, eggs_dir, download_cache,
         "s01.processor.renew_interval": "0.5",
         "s01.processor.heartbeat_interval": "1",
         "s01.spiders.stop_grace": "2",
-        "s01.index.url": package_index.simple_url,
-        "s01.packages.dir": str(workdir / "packages"),
-        "s01.packages.staging_dir": str(workdir / "staging"),
-        "s01.buildout.eggs_dir": str(eggs_dir),
-        "s01.buildout.download_cache": str(download_cache),
-        "s01.buildout.wheelhouse": str(wheelhouse),
-        "s01.buildout.find_links": str(findlinks_dir),
-        "s01.buildout.index": PYPI_SIMPLE,
-        "s01.spiders.log_dir": str(workdir / "logs"),
-        "s01.spiders.items_dir": str(workdir / "items"),
     }
+    settings.update(install_settings(workdir, package_index.simple_url))
     daemon = Daemon(workdir, settings=settings).start()
     yield daemon
     daemon.stop()

@@ -20,7 +20,6 @@ from s01.worker.testing.index import IndexServer
 from s01.worker.testing.index import build_index
 from tests.conftest import Daemon
 from tests.conftest import wait_for
-from tests.fixtures.daemon import PYPI_SIMPLE
 
 FAKE = "fake.spiders"
 # Short polls and grace periods. The leases are the defaults': a busy
@@ -102,27 +101,18 @@ def fault_db(fault_mongo_uri):
 
 @pytest.fixture
 def daemon_settings(tmp_path, fault_mongo_uri, fault_db, fault_index,
-                    eggs_dir, download_cache, wheelhouse, findlinks_dir):
+                    install_settings):
     """The overrides every fault daemon gets (a name adds its folders)."""
     def settings(name, folder=None):
         folder = folder or tmp_path / name
         values = dict(FAST)
+        values.update(install_settings(folder, fault_index.url))
         values.update({
             "s01.server_name": name,
             "s01.mongo.uri": fault_mongo_uri,
             "s01.mongo.database": fault_db.name,
             "s01.var.dir": str(folder / "var"),
-            "s01.index.url": fault_index.url,
             "s01.index.timeout": "5",
-            "s01.packages.dir": str(folder / "packages"),
-            "s01.packages.staging_dir": str(folder / "staging"),
-            "s01.buildout.eggs_dir": str(eggs_dir),
-            "s01.buildout.download_cache": str(download_cache),
-            "s01.buildout.wheelhouse": str(wheelhouse),
-            "s01.buildout.find_links": str(findlinks_dir),
-            "s01.buildout.index": PYPI_SIMPLE,
-            "s01.spiders.log_dir": str(folder / "logs"),
-            "s01.spiders.items_dir": str(folder / "items"),
         })
         return values
     return settings
