@@ -251,3 +251,29 @@ def test_control_inputs_install_list_and_remove(
     removed = package_rpc("removePackage", name, version, py())
     assert removed["status"] is True
     assert os.listdir(package_settings["s01.packages.dir"]) == [".locks"]
+
+
+@pytest.mark.slow
+def test_c01_list_spiders_by_position_and_by_name_agree(package_rpc):
+    answer = package_rpc("addPackage", "demo.pkg", "1.0", None, None, False)
+    assert answer["status"] is True, answer["error"]
+
+    def call(call_id, params):
+        return package_rpc.post({"jsonrpc": "2.0", "id": call_id,
+                                 "method": "listSpiders", "params": params},
+                                status=200).json
+
+    by_position = call(1, ["demo.pkg", "1.0", py()])
+    # Keys deliberately out of order.
+    by_name = call(2, {"pyVersion": py(), "pkgVersion": "1.0",
+                       "pkgName": "demo.pkg"})
+    assert by_position == {"jsonrpc": "2.0", "id": 1, "result": {
+        "code": 0, "error": None,
+        "spiders": ["record", "fail", "fail-once", "stubborn"]}}
+    assert by_name == dict(by_position, id=2)
+    for params in ({"pkgName": "demo.pkg", "pkgVersion": "1.0", "bogus": 1},
+                   {"pkgName": "demo.pkg", "pyVersion": py()}):
+        refused = call(3, params)
+        assert refused["error"]["code"] == -32602, params
+        assert refused["id"] == 3
+        assert refused["jsonrpc"] == "2.0"

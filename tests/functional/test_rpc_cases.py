@@ -27,6 +27,23 @@ def test_wrong_params_are_invalid_params_with_the_id(rpc, params):
     assert answer["jsonrpc"] == "2.0"
 
 
+@pytest.mark.parametrize("job_id", [
+    {"$ne": None}, {"$gt": ""}, {"$exists": True}, ["$ne"], 1,
+])
+def test_a_query_object_as_job_id_never_finds_a_real_job(rpc, job_id):
+    # A job in the queue that a leaked operator would match.
+    real = rpc("startAddPackage", "demo.pkg", "1.0", None, None, False)
+    assert rpc("getJobStatus", real) == "queued"
+    answer = rpc.post({"jsonrpc": "2.0", "id": 6, "method": "getJobStatus",
+                       "params": [job_id]}, status=200).json
+    assert "result" not in answer
+    assert answer["error"]["code"] == -32602
+    assert answer["error"]["message"].startswith("Invalid params")
+    assert answer["id"] == 6
+    assert answer["jsonrpc"] == "2.0"
+    assert real not in json.dumps(answer)
+
+
 def test_a_missing_params_member_means_no_params(rpc):
     answer = rpc.post({"jsonrpc": "2.0", "id": 5,
                        "method": "getStartTime"}, status=200).json
@@ -126,6 +143,19 @@ def test_non_ascii_text_arrives_intact(rpc):
                         content_type="application/json; charset=UTF-8")
     assert response.json["result"] == "d\u00e9mo.pkg"
     assert "d\u00e9mo.pkg".encode("utf-8") in response.body
+
+
+def test_a_non_ascii_name_reaches_list_spiders_intact(rpc):
+    # C04 (g): the error names the package as the caller wrote it.
+    body = json.dumps({"jsonrpc": "2.0", "id": 7, "method": "listSpiders",
+                       "params": ["d\u00e9mo.pkg", "1.0", None]},
+                      ensure_ascii=False)
+    response = rpc.post(body.encode("utf-8"),
+                        content_type="application/json; charset=UTF-8")
+    error = response.json["error"]
+    assert error["code"] == -32602
+    assert "'d\u00e9mo.pkg'" in error["message"]
+    assert "\u00c3" not in error["message"]
 
 
 def test_a_body_over_the_cap_is_413_unread(rpc, make_app):
