@@ -43,6 +43,15 @@ def assert_no_residue(settings, registry, name="demo.pkg"):
     assert registry.list() == []
 
 
+def assert_installs_with(rpc, md5):
+    """The right call installs (nothing of a failure is in its way)."""
+    answer = rpc("addPackage", "demo.pkg", "1.0", None, md5, False)
+    assert answer["error"] is None, answer["steps"][-1]
+    assert answer["status"] is True
+    assert rpc("removePackage", "demo.pkg", "1.0",
+               scrapyRoot.defaultPythonVersion)["status"] is True
+
+
 def test_failed_downloads_leave_nothing_and_the_next_add_succeeds(
         package_rpc, package_app, package_settings, package_index,
         index_root):
@@ -61,6 +70,7 @@ def test_failed_downloads_leave_nothing_and_the_next_add_succeeds(
         "md5 mismatch for demo.pkg-1.0.tar.gz: expected %s (md5Digest), "
         "got %s" % (zeros, md5))
     assert_no_residue(package_settings, registry)
+    assert_installs_with(package_rpc, md5)
 
     # (b) The index sends the whole Content-Length, then closes halfway:
     # a short read, with or without the caller's md5.
@@ -76,6 +86,7 @@ def test_failed_downloads_leave_nothing_and_the_next_add_succeeds(
             answer["error"]
         assert_no_residue(package_settings, registry)
     package_index.mode = "ok"
+    assert_installs_with(package_rpc, md5)
 
     # What a daemon killed during an install leaves: the folder with its
     # mark, no record. The next install clears it.
@@ -129,7 +140,7 @@ def ini_with(settings):
 
 
 def test_an_install_its_client_gave_up_on_finishes_on_its_own(
-        slow_daemon, package_settings, tmp_path):
+        slow_daemon, package_settings, tmp_path, index_root):
     """(d): the client leaves after 5 s, the install goes on to the end."""
     py = scrapyRoot.defaultPythonVersion
     target = os.path.join(package_settings["s01.packages.dir"], "slow.pkg",
@@ -158,7 +169,8 @@ def test_an_install_its_client_gave_up_on_finishes_on_its_own(
     assert out.read_text().split()[0] == "after"
 
     # A retry gets the duplicate error.
-    again = proxy.addPackage("slow.pkg", "1.0", None, None, False)
+    md5 = md5_of(index_root / "files" / "slow.pkg-1.0.tar.gz")
+    again = proxy.addPackage("slow.pkg", "1.0", None, md5, False)
     assert again["status"] is False
     assert again["error"] == "Duplicated Package found at: %s" % target
 
