@@ -123,6 +123,12 @@ def test_two_daemons_of_one_name_run_each_spider_once(
         "Duplicated Package found at: ")
     assert failed["retryCounter"] == 1
     assert half_installed(str(folder / "packages"), fault_db, "node1") == []
+    # The install the duplicate left alone still crawls.
+    out = folder / "after-duplicate.txt"
+    run = b.rpc("runSpider", FAKE, "4.0", a.rpc("getDefaultPythonVersion"),
+                "record", {"out": str(out), "job": "after"})
+    assert run["code"] == 0, run["stderr"]
+    assert out.read_text().split()[0] == "after"
     fault_report("2 daemons of one name (rolling restart) + 1 other",
                  "200 spider jobs (%s on A and B, 0 on C); 2 adds of "
                  "one release at once: 1 install, 1 duplicate" % "+".join(

@@ -34,8 +34,11 @@ FAKE = ("fake.spiders", "1.0")
 
 
 @pytest.fixture
-def jobs_app(make_app, package_settings):
+def jobs_app(request, make_app, package_settings):
     settings = dict(package_settings, **FAST)
+    threads = request.node.get_closest_marker("processor_threads")
+    if threads is not None:
+        settings["s01.processor.threads"] = str(threads.args[0])
     return make_app(**settings)
 
 
@@ -165,6 +168,7 @@ def test_a_spider_failing_once_completes_on_the_second_attempt(
     assert len(job["errors"]) == 1
 
 
+@pytest.mark.processor_threads(1)
 def test_cancel_ends_a_stubborn_spider_and_its_children(
         rpc, jobs_app, fake_installed, tmp_path):
     """C18: the whole group gets SIGTERM, then SIGKILL."""
@@ -173,9 +177,13 @@ def test_cancel_ends_a_stubborn_spider_and_its_children(
     marker = "cancel-marker-%d" % os.getpid()
     job_id = rpc("startRunSpider", *FAKE, py, "stubborn",
                  {"marker": marker})
+    # One slot: the next job waits behind the stubborn one.
+    waiting = rpc("startRunSpider", *FAKE, py, "record",
+                  {"out": str(tmp_path / "waiting.txt"), "job": "next"})
     job = wait_for(lambda: (lambda j: j if j.get("process") else None)(
         job_of(rpc, job_id)), timeout=30)
     wait_for(lambda: processes_naming(marker), timeout=10)
+    assert rpc("getJobStatus", waiting) == "queued"
     assert rpc("cancelJob", job_id) == "processing"
 
     started = time.monotonic()
@@ -184,8 +192,11 @@ def test_cancel_ends_a_stubborn_spider_and_its_children(
     assert time.monotonic() - started < 2 + 5
     assert not pid_alive(job["process"]["pid"])
     assert job["retryCounter"] == 1
+    # The slot is free again: the waiting job runs.
+    wait_status(rpc, waiting, "completed", timeout=30)
+    assert (tmp_path / "waiting.txt").read_text().split()[0] == "next"
 
-    # The next queued job starts, and short runs leave no zombies.
+    # More queued jobs start, and short runs leave no zombies.
     out = tmp_path / "runs.txt"
     ids = [rpc("startRunSpider", *FAKE, py, "record",
                {"out": str(out), "job": str(n)}) for n in range(20)]
