@@ -93,6 +93,33 @@ def test_call_of_an_unknown_method_prints_the_error_and_exits_1(daemon):
     assert json.loads(done.stderr)["code"] == -32601
 
 
+def test_call_without_a_password_or_a_terminal_says_how_to_give_one(
+        daemon):
+    done = command("call", "getStartTime", "--url", daemon.rpc_url,
+                   stdin="", env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 2
+    assert done.stderr == ("s01-worker: no password: give --password or "
+                           "set S01_PASSWORD\n")
+
+
+def test_call_with_a_wrong_password_says_so(daemon):
+    done = command("call", "getStartTime", "--url", daemon.rpc_url,
+                   "--password", "wrong")
+    assert done.returncode == 2
+    assert done.stderr == ("s01-worker: %s refused user mgr: wrong user "
+                           "or password (HTTP 401)\n" % daemon.rpc_url)
+
+
+def test_call_of_a_package_method_that_fails_exits_1(daemon):
+    # removePackage of a package that is not installed: status false.
+    # "1.0" quoted: unquoted it would be read as the JSON number 1.0.
+    done = command("call", "removePackage", "no.such.pkg", '"1.0"', "null",
+                   "--url", daemon.rpc_url, "--password", "mgrpw")
+    assert done.returncode == 1, done.stderr
+    assert done.stdout, done.stderr
+    assert json.loads(done.stdout)["status"] is False
+
+
 def test_call_of_a_daemon_that_is_not_there_exits_2():
     url = "http://127.0.0.1:%d/++skin++Scrapy" % find_free_port()
     done = command("call", "getStartTime", "--url", url, "--password", "x")

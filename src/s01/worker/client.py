@@ -124,6 +124,10 @@ def main(argv=None):
 
     password = args.password
     if password is None:
+        if not sys.stdin.isatty():
+            print("s01-worker: no password: give --password or set "
+                  "S01_PASSWORD", file=sys.stderr)
+            return 2
         password = getpass.getpass("password for %s: " % args.user)
     proxy = JSONRPCProxy(args.url, args.user, password, args.timeout)
     try:
@@ -134,10 +138,20 @@ def main(argv=None):
         print(json.dumps(proxy.error, indent=2, sort_keys=True),
               file=sys.stderr)
         return 1
+    except requests.HTTPError as exc:
+        if exc.response is not None and exc.response.status_code == 401:
+            print("s01-worker: %s refused user %s: wrong user or password "
+                  "(HTTP 401)" % (args.url, args.user), file=sys.stderr)
+        else:
+            print("s01-worker: %s" % exc, file=sys.stderr)
+        return 2
     except requests.RequestException as exc:
         print("s01-worker: %s" % exc, file=sys.stderr)
         return 2
     print(json.dumps(result, indent=2, sort_keys=True))
+    # Package methods answer failures as {status: false, error}.
+    if isinstance(result, dict) and result.get("status") is False:
+        return 1
     return 0
 
 
@@ -173,6 +187,10 @@ def demo_command(proxy, args, poll=0.5, out=sys.stdout):
     print("job %s %s: %s items from %s pages, finish reason %s" % (
         job_id, job["status"], output.get("items", 0),
         output.get("pages", 0), output.get("finishReason")), file=out)
+    if job["status"] == "completed" and not output.get("pages"):
+        print("  nothing was fetched (%s request errors): is %s reachable "
+              "from the daemon? The job's log says why." % (
+                  output.get("errors", 0), args.start_url), file=out)
     for name, path in sorted((output.get("files") or {}).items()):
         print("  %s: %s" % (name, path), file=out)
     if job["status"] != "completed":
