@@ -1,5 +1,6 @@
 """The JSON-RPC proxy and the ``s01-worker`` command against real daemons."""
 import json
+import re
 import subprocess
 
 import argon2
@@ -157,6 +158,9 @@ def test_demo_installs_the_demo_package_and_crawls(
                        "--url", daemon.rpc_url, "--password", "mgrpw")
         again = command("demo", "--start-url", start, "--pages", "5",
                         "--url", daemon.rpc_url, "--password", "mgrpw")
+        nowhere = "http://127.0.0.1:%d/" % find_free_port()
+        unreachable = command("demo", "--start-url", nowhere, "--url",
+                              daemon.rpc_url, "--password", "mgrpw")
     finally:
         daemon.stop()
 
@@ -180,3 +184,11 @@ def test_demo_installs_the_demo_package_and_crawls(
     served = docs_requests.html_paths()
     assert {item["url"].split(docs_requests.url, 1)[1]
             for item in items} <= served
+
+    # A start URL out of reach: the job completes, and the command says
+    # that nothing was fetched instead of reporting 0 pages silently.
+    assert unreachable.returncode == 0, unreachable.stderr
+    assert " completed: 0 items from 0 pages" in unreachable.stdout
+    assert re.search(r"\n  nothing was fetched \([1-9]\d* request errors\): "
+                     r"is %s reachable from the daemon\?" % re.escape(nowhere),
+                     unreachable.stdout), unreachable.stdout
