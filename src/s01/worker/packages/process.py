@@ -334,14 +334,9 @@ def _group_alive(pgid):
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
-        try:
-            with open("/proc/%s/stat" % name, "rb") as f:
-                stat = f.read()
-        except OSError:
-            # Gone while we looked.
-            continue
-        fields = stat[stat.rindex(b")") + 2:].split()
-        if int(fields[2]) == pgid and fields[0] != b"Z":
+        fields = _stat_fields(int(name))
+        # None: gone while we looked.
+        if fields and int(fields[2]) == pgid and fields[0] != "Z":
             return True
     return False
 
