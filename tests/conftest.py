@@ -70,23 +70,29 @@ def wait_for(predicate, timeout=60.0, interval=0.1, what="condition"):
     raise AssertionError("%s not met within %s s" % (what, timeout))
 
 
-def processes_naming(text):
-    """Pids of live processes whose command line holds ``text``."""
-    found = []
+def process_table():
+    """{pid: (ppid, state, cmdline)} of every process now."""
+    table = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
+            with open("/proc/%s/stat" % entry, "rb") as f:
+                stat = f.read()
             with open("/proc/%s/cmdline" % entry, "rb") as f:
-                cmdline = f.read()
-            with open("/proc/%s/stat" % entry) as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
+                cmdline = f.read().replace(b"\0", b" ").decode(
+                    "utf-8", "replace")
         except OSError:
-            # Gone while we looked.
             continue
-        if text.encode() in cmdline and state != "Z":
-            found.append(int(entry))
-    return found
+        fields = stat[stat.rindex(b")") + 2:].split()
+        table[int(entry)] = (int(fields[1]), fields[0].decode(), cmdline)
+    return table
+
+
+def processes_naming(text):
+    """Pids of live processes whose command line holds ``text``."""
+    return [pid for pid, (_, state, cmdline) in process_table().items()
+            if text in cmdline and state != "Z"]
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from s01.worker.testing.fakes import build_fake_sdist
 from s01.worker.testing.index import IndexServer
 from s01.worker.testing.index import build_index
 from tests.conftest import Daemon
+from tests.conftest import process_table
 from tests.conftest import wait_for
 
 FAKE = "fake.spiders"
@@ -148,25 +149,6 @@ def make_daemon(tmp_path, daemon_settings):
 
 
 # Processes, read from /proc.
-
-def process_table():
-    """{pid: (ppid, state, cmdline)} of every process now."""
-    table = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry, "rb") as f:
-                stat = f.read()
-            with open("/proc/%s/cmdline" % entry, "rb") as f:
-                cmdline = f.read().replace(b"\0", b" ").decode(
-                    "utf-8", "replace")
-        except OSError:
-            continue
-        fields = stat[stat.rindex(b")") + 2:].split()
-        table[int(entry)] = (int(fields[1]), fields[0].decode(), cmdline)
-    return table
-
 
 def descendants(pid, table=None):
     """The pids of every living descendant of ``pid``."""

@@ -20,6 +20,7 @@ import time
 import pytest
 
 from s01.worker.mongo.embedded import EmbeddedMongo
+from tests.conftest import process_table
 from tests.conftest import wait_for
 from tests.faults.conftest import FAKE
 from tests.faults.conftest import SHORT_LEASES
@@ -29,7 +30,6 @@ from tests.faults.conftest import check_attempts
 from tests.faults.conftest import descendants
 from tests.faults.conftest import half_installed
 from tests.faults.conftest import overlapping
-from tests.faults.conftest import process_table
 from tests.faults.conftest import processes_mentioning
 from tests.faults.conftest import spider_runs
 from tests.faults.conftest import wait_finished

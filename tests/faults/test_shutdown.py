@@ -12,10 +12,10 @@ import time
 
 import pytest
 
+from tests.conftest import process_table
 from tests.conftest import wait_for
 from tests.faults.conftest import FAKE
 from tests.faults.conftest import bson_id
-from tests.faults.conftest import process_table
 from tests.faults.conftest import processes_mentioning
 from tests.faults.conftest import wait_finished
 
